@@ -1,0 +1,1 @@
+"""The n-body domain: force laws, a batched simulator, datasets (and later the GNN)."""

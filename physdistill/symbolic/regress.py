@@ -1,0 +1,220 @@
+r"""``regress``: one symbolic-regression run, from data to a Pareto front with a chosen law.
+
+Pipeline:
+
+1. check the data (finite, shapes, weights >= 0) and the names;
+2. subsample to ``config.max_samples`` rows (seeded) if there are more;
+3. run the backend (pyoperon by default) and read its front through the safe parser;
+4. clean every candidate: cheap sympy rewrites when they give a simpler supported form
+   (:func:`~physdistill.symbolic.expr.tidy`); re-fit
+   its constants in float64 with the sample weights (``config.refine_constants``); round the
+   constants to 6 significant digits (``1.0000002*x`` -> ``x``) and drop additive terms that
+   contribute almost nothing, each only if the loss does not rise by more than 0.1 % (or by
+   more than a tenth of the selection floor); its loss is the weighted MSE
+
+   .. math:: L = \sum_i w_i (f(x_i) - y_i)^2 \Big/ \sum_i w_i ;
+
+5. keep the non-dominated candidates and choose one (:mod:`~physdistill.symbolic.selection`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import sympy
+
+from physdistill.errors import PhysDistillError
+from physdistill.symbolic._parse import check_name
+from physdistill.symbolic.backends import SRBackend, get_backend
+from physdistill.symbolic.config import SRConfig
+from physdistill.symbolic.expr import SYMPY_LOCK, Expression, round_constants, tidy
+from physdistill.symbolic.fit import fit_coefficients, parametrize, weighted_mse
+from physdistill.symbolic.front import ParetoFront, build_front
+from physdistill.symbolic.selection import DEFAULT_FACTOR, DEFAULT_FLOOR, check_rule
+
+
+def to_numpy(a: Any, what: str) -> np.ndarray:
+    """Array-like or torch tensor (any device) -> float64 numpy array."""
+    if hasattr(a, "detach") and hasattr(a, "cpu"):
+        a = a.detach().cpu().numpy()
+    try:
+        return np.asarray(a, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise PhysDistillError(f"{what} must be numeric, got {type(a).__name__} ({exc})") from None
+
+
+def check_data(X: Any, y: Any, names: Sequence[str] | None = None,
+               sample_weight: Any = None) -> tuple[np.ndarray, np.ndarray, list[str],
+                                                   np.ndarray | None]:
+    """Validate ``X (n, d)``, ``y (n,)``, names and weights; return them as numpy."""
+    X = to_numpy(X, "X")
+    if X.ndim == 1:
+        X = X[:, None]
+    if X.ndim != 2:
+        raise PhysDistillError(f"X must have shape (n_samples, n_features), got {X.shape}")
+    y = to_numpy(y, "y")
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1 or y.shape[0] != X.shape[0]:
+        raise PhysDistillError(f"y must have shape ({X.shape[0]},) to match X {X.shape}, got "
+                               f"{y.shape}; fit one output at a time")
+    if X.shape[0] < 3:
+        raise PhysDistillError(f"need at least 3 samples, got {X.shape[0]}")
+    for arr, what in ((X, "X"), (y, "y")):
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            row = int(np.argwhere(bad)[0][0])
+            raise PhysDistillError(f"{what} has {int(bad.sum())} non-finite values (first in "
+                                   f"row {row}); drop or impute those rows")
+    if names is None:
+        names = [f"x{i}" for i in range(X.shape[1])]
+    names = [check_name(n) for n in names]
+    if len(names) != X.shape[1] or len(set(names)) != len(names):
+        raise PhysDistillError(f"expected {X.shape[1]} unique names for the columns of X, got "
+                               f"{names}")
+    w = None
+    if sample_weight is not None:
+        w = to_numpy(sample_weight, "sample_weight").reshape(-1)
+        if w.shape[0] != X.shape[0]:
+            raise PhysDistillError(f"sample_weight has {w.shape[0]} entries, expected "
+                                   f"{X.shape[0]} (one per row of X)")
+        if not np.all(np.isfinite(w)) or (w < 0).any() or w.sum() <= 0:
+            raise PhysDistillError("sample_weight must be finite, >= 0, and not all zero")
+    return X, y, names, w
+
+
+def weighted_variance(y: np.ndarray, w: np.ndarray | None) -> float:
+    if w is None:
+        return float(np.var(y))
+    mean = np.sum(w * y) / np.sum(w)
+    return float(np.sum(w * (y - mean) ** 2) / np.sum(w))
+
+
+class _Cleaner:
+    """Step 4 of the pipeline for one data set."""
+
+    def __init__(self, X, y, names, w, variance, config: SRConfig, floor: float):
+        self.env = {n: X[:, j] for j, n in enumerate(names)}
+        self.names = names
+        self.y, self.w, self.n = y, w, len(y)
+        self.config = config
+        self.slack = 0.1 * floor * (variance if variance > 0 else 1.0)
+        self.rms_y = float(np.sqrt(np.mean(y * y))) or 1.0
+
+    def loss(self, e: sympy.Expr) -> float:
+        try:
+            pred = Expression(e, self.names).evaluate(self.env)
+        except PhysDistillError:
+            return float("inf")
+        return weighted_mse(pred, self.y, self.w)
+
+    def accept(self, new: float, old: float) -> bool:
+        return new <= old * (1 + 1e-3) + self.slack
+
+    def __call__(self, expr: Expression) -> tuple[Expression, float]:
+        e = tidy(expr.sympy(), max_ops=40)
+        loss = self.loss(e)
+        if self.config.refine_constants and e.atoms(sympy.Float):
+            template, syms, vals = parametrize(e)
+            theta, new = fit_coefficients(template, syms, self.env, self.y, self.w,
+                                          initial=vals, max_nfev=20 * (len(syms) + 1))
+            if new < loss:
+                e, loss = template.xreplace(
+                    {s: sympy.Float(float(t)) for s, t in zip(syms, theta)}), new
+        r = round_constants(e, 6)
+        if r != e:
+            new = self.loss(r)
+            if self.accept(new, loss):
+                e, loss = r, new
+        chopped, loss = self._chop(e, loss)
+        if chopped != e:
+            e = chopped
+            t = tidy(e, max_ops=40)
+            if t != e:
+                new = self.loss(t)
+                if self.accept(new, loss):
+                    e, loss = t, new
+        return Expression(e, self.names), loss
+
+    def _chop(self, e: sympy.Expr, loss: float) -> tuple[sympy.Expr, float]:
+        """Drop additive terms whose RMS is below 1e-4 of RMS(y), if the loss allows."""
+        if not e.is_Add:
+            return e, loss
+        for term in e.args:
+            try:
+                vals = Expression(term, self.names).evaluate(self.env)
+            except PhysDistillError:
+                continue
+            if not np.all(np.isfinite(vals)) or np.sqrt(np.mean(vals**2)) > 1e-4 * self.rms_y:
+                continue
+            r = e - term
+            new = self.loss(r)
+            if self.accept(new, loss):
+                e, loss = r, new
+                if not e.is_Add:
+                    break
+        return e, loss
+
+
+def regress(X: Any, y: Any, names: Sequence[str] | None = None, *,
+            operators: Sequence[str] | None = None, config: SRConfig | None = None,
+            backend: str | SRBackend = "operon", sample_weight: Any = None,
+            rule: str = "best", complexity: int | None = None,
+            factor: float = DEFAULT_FACTOR, floor: float = DEFAULT_FLOOR,
+            **options: Any) -> ParetoFront:
+    """Find closed-form expressions ``y ~ f(X)``; return the Pareto front with one chosen.
+
+    Args:
+        X: inputs, shape ``(n, d)`` (numpy, list or torch tensor on any device).
+        y: target, shape ``(n,)``.
+        names: the ``d`` variable names (default ``x0 .. x{d-1}``).
+        operators: shortcut for ``config.operators``, e.g. ``("+", "-", "*", "/", "sin")``.
+        config: an :class:`~physdistill.symbolic.config.SRConfig` (default: ``SRConfig()``).
+        backend: ``"operon"`` (default), ``"pysr"``, another registered name, or an instance.
+        sample_weight: non-negative weights, shape ``(n,)``.
+        rule, complexity, factor, floor: how to choose on the front
+            (see :mod:`physdistill.symbolic.selection`).
+        **options: any other :class:`SRConfig` field, e.g. ``seed=1, time_limit_s=5``.
+
+    Returns:
+        A :class:`~physdistill.symbolic.front.ParetoFront`; ``front.expression`` is the choice.
+
+    Example:
+        >>> X = np.random.default_rng(0).uniform(1, 2, (200, 2))
+        >>> front = regress(X, X[:, 0] * X[:, 1], ["a", "b"], time_limit_s=2)
+        >>> str(front.expression)
+        'a*b'
+    """
+    config = config or SRConfig()
+    if not isinstance(config, SRConfig):
+        raise PhysDistillError(f"config must be an SRConfig, got {type(config).__name__}")
+    if operators is not None:
+        options["operators"] = tuple(operators)
+    if options:
+        config = config.replace(**options)
+    engine = get_backend(backend)
+    if complexity is None:
+        check_rule(rule, factor, floor)
+    X, y, names, w = check_data(X, y, names, sample_weight)
+    n_total = X.shape[0]
+    if config.max_samples is not None and n_total > config.max_samples:
+        idx = np.sort(np.random.default_rng(config.seed).choice(
+            n_total, config.max_samples, replace=False))
+        X, y = X[idx], y[idx]
+        w = None if w is None else w[idx]
+    variance = weighted_variance(y, w)
+    t0 = time.perf_counter()
+    found = engine.search(X, y, names, config, w)
+    search_s = time.perf_counter() - t0
+    with SYMPY_LOCK:
+        clean = _Cleaner(X, y, names, w, variance, config, floor)
+        items = [clean(e) for e in found]
+        meta = {"n_samples": int(X.shape[0]), "n_total": int(n_total),
+                "search_seconds": round(search_s, 3),
+                "clean_seconds": round(time.perf_counter() - t0 - search_s, 3),
+                "seed": config.seed, "weighted": w is not None}
+        return build_front(items, variance, rule, complexity=complexity, factor=factor,
+                           floor=floor, backend=engine.name, meta=meta)
