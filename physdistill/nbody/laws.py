@@ -166,7 +166,7 @@ def get_law(name: str | None = None, *, potential: str | None = None, dt: float 
                         charged=uses_q if charged is None else charged, source=potential)
     table = _builtin()
     if name not in table:
-        close = difflib.get_close_matches(str(name), LAWS, n=1)
+        close = difflib.get_close_matches(str(name), LAWS, n=1, cutoff=0.4)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise PhysDistillError(f"unknown force law {name!r}; built-in laws are "
                                f"{', '.join(LAWS)}, or give --potential.{hint}")

@@ -184,7 +184,7 @@ def energy(law: ForceLaw, pos: torch.Tensor, vel: torch.Tensor, mass: torch.Tens
 def _rk4(law: ForceLaw, pos: torch.Tensor, vel: torch.Tensor, mass: torch.Tensor,
          charge: torch.Tensor, pairs: _Pairs, h: float, substeps: int
          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``substeps`` classical RK4 steps of size ``h``.
+    r"""``substeps`` classical RK4 steps of size ``h``.
 
     Also integrates the work done by the drag force, :math:`W = -\gamma\int \sum_i v_i^2 dt`,
     with the same stages, so that :math:`E - W` is conserved by the exact dynamics of every law.
@@ -234,6 +234,7 @@ def _integrate(law: ForceLaw, cfg: SimConfig, ic: dict[str, torch.Tensor], dt: f
     snaps_v = torch.empty_like(snaps_p)
     e0, scale = energy(law, pos, vel, mass, charge, pairs)
     invariant = e0.clone()  # E - W at the last accepted interval end
+    work_total = torch.zeros_like(e0)  # drag work W up to the last interval end
     drift = torch.zeros_like(e0)
     failed = torch.zeros(S, dtype=torch.bool, device=device)
     refined = torch.zeros(S, dtype=torch.bool, device=device)
@@ -242,7 +243,7 @@ def _integrate(law: ForceLaw, cfg: SimConfig, ic: dict[str, torch.Tensor], dt: f
         snaps_p[:, k], snaps_v[:, k] = pos, vel
         n_steps = cfg.keep_every if k < T - 1 else cfg.steps - cfg.keep_every * (T - 1)
         new_p, new_v, work = _rk4(law, pos, vel, mass, charge, pairs, h, cfg.substeps * n_steps)
-        inv = energy(law, new_p, new_v, mass, charge, pairs)[0] - work
+        inv = energy(law, new_p, new_v, mass, charge, pairs)[0] - (work_total + work)
         bad = ~((inv - invariant).abs() <= local_tol * scale)
         for level in range(1, cfg.max_refine + 1):
             idx = bad.nonzero().flatten()
@@ -252,12 +253,13 @@ def _integrate(law: ForceLaw, cfg: SimConfig, ic: dict[str, torch.Tensor], dt: f
             f = cfg.refine_factor**level
             p2, v2, w2 = _rk4(law, pos[idx], vel[idx], mass[idx], charge[idx], pairs, h / f,
                               f * cfg.substeps * n_steps)
-            inv2 = energy(law, p2, v2, mass[idx], charge[idx], pairs)[0] - w2
-            new_p[idx], new_v[idx], inv[idx] = p2, v2, inv2
+            inv2 = energy(law, p2, v2, mass[idx], charge[idx], pairs)[0] - (work_total[idx] + w2)
+            new_p[idx], new_v[idx], inv[idx], work[idx] = p2, v2, inv2, w2
             bad[idx] = ~((inv2 - invariant[idx]).abs() <= local_tol * scale[idx])
         failed |= bad
         pos, vel = new_p, new_v
         invariant = torch.where(bad, invariant, inv)
+        work_total = work_total + work
         drift = torch.maximum(drift, torch.nan_to_num((inv - e0).abs() / scale, nan=math.inf))
         if progress is not None:
             progress.update(S * n_steps)
