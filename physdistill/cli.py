@@ -17,7 +17,8 @@ from physdistill import __version__
 from physdistill.errors import PhysDistillError
 
 # modules with a ``register(subparsers)`` function, in the order their commands are listed
-_COMMAND_MODULES = ("physdistill.nbody.cli",)
+_COMMAND_MODULES = ("physdistill.nbody.cli", "physdistill.nbody.pipeline_cli",
+                    "physdistill.report")
 
 
 def build_parser() -> argparse.ArgumentParser:

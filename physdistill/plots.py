@@ -64,3 +64,87 @@ def pareto_front(complexity: list[int], loss: list[float], path: str | Path,
     ax.set_ylabel("loss")
     ax.set_title(title)
     return save_figure(fig, path)
+
+
+# --- n-body -----------------------------------------------------------------------------------
+
+
+def identity_scatter(panels: list[dict[str, Any]], path: str | Path,
+                     title: str = "message vs fitted force") -> Path:
+    """One scatter per panel of ``y`` against ``x`` with the identity line.
+
+    Each panel is ``{"x", "y", "title", "xlabel", "ylabel"}`` (arrays of equal length).
+    """
+    import numpy as np
+
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4), squeeze=False)
+    for ax, p in zip(axes[0], panels):
+        x, y = np.asarray(p["x"]), np.asarray(p["y"])
+        ax.scatter(x, y, s=2, alpha=0.3, rasterized=True)
+        lo, hi = np.nanpercentile(np.concatenate([x, y]), [0.5, 99.5])
+        ax.plot([lo, hi], [lo, hi], "r-", lw=1, label="identity")
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(lo, hi)
+        ax.set_title(p.get("title", ""))
+        ax.set_xlabel(p.get("xlabel", "x"))
+        ax.set_ylabel(p.get("ylabel", "y"))
+        ax.legend(loc="upper left")
+    fig.suptitle(title)
+    return save_figure(fig, path)
+
+
+def residual_panels(rows: list[dict[str, Any]], path: str | Path,
+                    title: str = "equation minus network") -> Path:
+    """Residuals of an equation against the network it was distilled from.
+
+    One row of two panels per entry of ``rows``: residual against ``r`` and against the
+    equation's value, for in-distribution points (``r``, ``pred``, ``resid``) and
+    out-of-distribution points (``ood_r``, ``ood_pred``, ``ood_resid``); the range of ``r``
+    outside the in-distribution one is shaded as the OOD band.
+    """
+    import numpy as np
+
+    plt = _plt()
+    fig, axes = plt.subplots(len(rows), 2, figsize=(10, 3.4 * len(rows)), squeeze=False)
+    for (a_r, a_p), row in zip(axes, rows):
+        r, ood_r = np.asarray(row["r"]), np.asarray(row["ood_r"])
+        for ax, key in ((a_r, "r"), (a_p, "pred")):
+            ax.scatter(row[f"ood_{key}"], row["ood_resid"], s=2, alpha=0.3, c="tab:orange",
+                       label="out of distribution", rasterized=True)
+            ax.scatter(row[key], row["resid"], s=2, alpha=0.3, c="tab:blue",
+                       label="in distribution", rasterized=True)
+            ax.axhline(0, color="k", lw=0.8)
+            ax.set_ylabel("equation - message")
+        a_r.set_title(row.get("title", ""), fontsize=9)
+        hi_r = np.nanmax(ood_r) if ood_r.size else np.nanmax(r)
+        a_r.axvspan(np.nanmax(r), hi_r, color="tab:orange", alpha=0.1, label="OOD band")
+        if ood_r.size and np.nanmin(ood_r) < np.nanmin(r):
+            a_r.axvspan(np.nanmin(ood_r), np.nanmin(r), color="tab:orange", alpha=0.1)
+        a_r.set_xscale("log")
+        a_r.set_xlabel("r")
+        a_p.set_xlabel("equation value")
+        a_r.legend(loc="best", markerscale=4, fontsize=8)
+        lim = np.nanpercentile(np.abs(np.concatenate([row["resid"], row["ood_resid"]])), 99)
+        if np.isfinite(lim) and lim > 0:
+            for ax in (a_r, a_p):
+                ax.set_ylim(-1.5 * lim, 1.5 * lim)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def curves(series: dict[str, Any], x: Any, path: str | Path, *, xlabel: str, ylabel: str,
+           title: str = "", logy: bool = True) -> Path:
+    """Named curves ``series[name]`` against ``x`` on one axis."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for name, y in series.items():
+        ax.plot(x, y, label=name)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend()
+    return save_figure(fig, path)

@@ -1,0 +1,439 @@
+r"""``physdistill nbody``: force-law recovery end to end, into one run folder.
+
+Stages (each recorded in ``run.json`` when it finishes, so ``--resume`` skips it):
+
+1. ``data``: simulate the law (or reuse a dataset folder given with ``data=``);
+2. ``train``: train the OGN variant (checkpoint in ``model/``, resumable mid-training);
+3. ``distill``: record messages on test graphs (:class:`~physdistill.messages.MessageRecorder`),
+   keep the top ``dim`` channels, fit each as a linear combination of the true force
+   (:mod:`~physdistill.nbody.forcefit`), distil each kept channel of the edge model into an
+   equation of ``dx, dy, [dz], r, m1, m2, q1, q2`` (:class:`~physdistill.symbolic.SymbolicModel`
+   wrapped around the edge MLP), and compare it with the law's pair force
+   (:func:`~physdistill.symbolic.compare`, free coefficients
+   :math:`a F_x + b F_y [+ c F_z] + d`);
+4. ``rollout``: switch the edge model to the equations and roll out trajectories from held-out
+   and out-of-distribution initial states (:mod:`~physdistill.nbody.rollout`);
+5. ``report``: ``metrics.json``, ``equations.json``, plots and ``report.md``
+   (:mod:`~physdistill.nbody.report`; ``physdistill report RUN`` redraws them).
+
+Presets: ``quick`` is sized for a 2-core laptop CPU (<= 10 minutes per law); ``full`` follows the
+published recipe (10,000 systems, 3 x 300 MLPs, batch 64, 30 epochs of up to 5,000 steps) and is
+meant for a GPU. Any preset value can be overridden.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sympy as sp
+import torch
+
+from physdistill import __version__
+from physdistill._io import load_state, save_state
+from physdistill.errors import PhysDistillError
+from physdistill.runs import RunFolder
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # sized so that each of spring, r1, r2, charge runs in <= 10 min on a 2-core CPU
+    "quick": {"sims": 1000, "steps": 500, "epochs": 8, "hidden": 128, "batch": 64,
+              "lr": 3e-3, "steps_per_epoch": None, "sr_seconds": 40.0, "sr_samples": 2000},
+    # Cranmer et al. 2020 (reference.md §1); for GPUs
+    "full": {"sims": 10_000, "steps": 500, "epochs": 30, "hidden": 300, "batch": 64,
+             "lr": 1e-3, "steps_per_epoch": 5000, "sr_seconds": 120.0, "sr_samples": 5000},
+}
+#: operators for force laws: rational functions of the edge variables, plus what softened and
+#: logarithmic potentials need.
+FORCE_OPERATORS = ("+", "-", "*", "/", "square", "exp", "log")
+STAGES = ("data", "train", "distill", "rollout", "report")
+
+
+@dataclass(frozen=True)
+class NBodyConfig:
+    """Settings of one ``physdistill nbody`` run. ``None`` fields take the preset's value.
+
+    Args:
+        law: built-in law name, or ``None`` with ``potential``.
+        potential: a user pair potential in ``r, m1, m2, q1, q2``.
+        reg: OGN variant (``standard``, ``bottleneck``, ``l1``, ``kl``, ``pruning``).
+        preset: ``quick`` (2-core CPU) or ``full`` (published recipe).
+        n, dim: particles per system and spatial dimension.
+        sims, steps: simulated systems and integration steps (every 5th state kept).
+        epochs, hidden, batch, lr, steps_per_epoch: training (see :class:`TrainConfig`).
+        sr_seconds: time budget of each channel's symbolic regression.
+        sr_samples: recorded edges given to each regression.
+        rollout_systems: systems per rollout set (held-out and out-of-distribution).
+        seed: seed of everything.
+        device: ``auto``, ``cpu`` or ``cuda``.
+        data: an existing dataset folder to use instead of simulating.
+    """
+
+    law: str | None = "r2"
+    potential: str | None = None
+    reg: str = "bottleneck"
+    preset: str = "quick"
+    n: int = 4
+    dim: int = 2
+    sims: int | None = None
+    steps: int | None = None
+    epochs: int | None = None
+    hidden: int | None = None
+    batch: int | None = None
+    lr: float | None = None
+    steps_per_epoch: int | None = None
+    sr_seconds: float | None = None
+    sr_samples: int | None = None
+    rollout_systems: int = 32
+    seed: int = 0
+    device: str = "auto"
+    data: str | None = None
+
+    def resolved(self) -> NBodyConfig:
+        """A copy with the preset's values filled in, checked."""
+        if self.preset not in PRESETS:
+            raise PhysDistillError(f"unknown preset {self.preset!r}; choose one of "
+                                   f"{sorted(PRESETS)}")
+        if (self.law is None) == (self.potential is None):
+            raise PhysDistillError("give either a law name or a potential, not both or neither")
+        from physdistill.nbody.model import VARIANTS
+
+        if self.reg not in VARIANTS:
+            raise PhysDistillError(f"unknown regulariser {self.reg!r}; choose one of "
+                                   f"{', '.join(VARIANTS)}")
+        fill = {k: v for k, v in PRESETS[self.preset].items() if getattr(self, k) is None}
+        cfg = replace(self, **fill)
+        for name in ("n", "dim", "sims", "steps", "epochs", "hidden", "batch", "sr_samples",
+                     "rollout_systems"):
+            v = getattr(cfg, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise PhysDistillError(f"{name} must be a positive integer, got {v!r}")
+        if cfg.n < 2 or cfg.dim not in (2, 3):
+            raise PhysDistillError(f"need n >= 2 and dim 2 or 3, got n={cfg.n}, dim={cfg.dim}")
+        for name in ("lr", "sr_seconds"):
+            v = getattr(cfg, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise PhysDistillError(f"{name} must be a positive number, got {v!r}")
+        return cfg
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NBodyConfig:
+        known = {f.name for f in fields(cls)}
+        bad = sorted(set(data) - known)
+        if bad:
+            raise PhysDistillError(f"unknown n-body run settings {bad}")
+        return cls(**data)
+
+
+def _law(cfg: NBodyConfig):
+    from physdistill.nbody.laws import get_law
+
+    return get_law(cfg.law, potential=cfg.potential)
+
+
+def _log(progress: bool, text: str) -> None:
+    if progress:
+        print(text, flush=True)
+
+
+def input_names(dim: int) -> list[str]:
+    """Column names of the edge MLP's input ``[x_receiver, x_sender]`` (suffix 1, 2)."""
+    node = [*("x", "y", "z")[:dim], *("vx", "vy", "vz")[:dim], "q", "m"]
+    return [f"{c}1" for c in node] + [f"{c}2" for c in node]
+
+
+def edge_transforms(dim: int) -> dict[str, str]:
+    """``dx, dy, [dz], r`` as formulas of the edge MLP's input columns."""
+    axes = ("x", "y", "z")[:dim]
+    t = {f"d{a}": f"{a}1 - {a}2" for a in axes}
+    t["r"] = "sqrt(" + " + ".join(f"({a}1 - {a}2)**2" for a in axes) + ")"
+    return t
+
+
+def force_reference(law, dim: int) -> tuple[sp.Expr, list[str]]:
+    """``a0 F_x + a1 F_y [+ a2 F_z] + b``: the law's pair force with free coefficients."""
+    comps = law.pair_force(dim)
+    coefs = [f"a{k}" for k in range(dim)] + ["b"]
+    ref = sum(sp.Symbol(c) * f for c, f in zip(coefs, comps)) + sp.Symbol("b")
+    return ref, coefs
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise PhysDistillError(f"unknown device {name!r}; use auto, cpu or cuda") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise PhysDistillError("device cuda was asked for, but no CUDA GPU is available")
+    return dev
+
+
+# ---------------------------------------------------------------------------------------------
+# stages
+
+
+def _stage_data(run: RunFolder, cfg: NBodyConfig, law, progress: bool) -> Path:
+    from physdistill.nbody.dataset import load_dataset, make_dataset
+    from physdistill.nbody.simulate import SimConfig
+
+    if cfg.data is not None:
+        ds = load_dataset(cfg.data)
+        if ds.law.potential != law.potential or ds.n != cfg.n or ds.dim != cfg.dim:
+            raise PhysDistillError(f"dataset {cfg.data} is {ds.law.name} n={ds.n} "
+                                   f"dim={ds.dim}; this run needs {law.name} n={cfg.n} "
+                                   f"dim={cfg.dim}")
+        return Path(cfg.data)
+    path = run.file("data")
+    if run.done("data"):
+        return path
+    _log(progress, f"[1/5] simulating {cfg.sims} {law.name} systems x {cfg.steps} steps")
+    with run.stage("data") as info:
+        sim_device = "cuda" if _device(cfg.device).type == "cuda" else "cpu"
+        make_dataset(law, SimConfig(n=cfg.n, dim=cfg.dim, sims=cfg.sims, steps=cfg.steps,
+                                    seed=cfg.seed, device=sim_device),
+                     path, force=True, progress=progress)
+        info["path"] = str(path)
+    return path
+
+
+def _stage_train(run: RunFolder, cfg: NBodyConfig, data: Path, progress: bool, resume: bool):
+    from physdistill.nbody.dataset import load_dataset
+    from physdistill.nbody.model import OGN, OGNConfig
+    from physdistill.nbody.train import Trainer, TrainConfig, load_checkpoint
+
+    folder = run.file("model")
+    if run.done("train"):
+        return load_checkpoint(folder)[0]
+    ds = load_dataset(data)
+    _log(progress, f"[2/5] training the {cfg.reg} OGN ({cfg.epochs} epochs, "
+                   f"hidden {cfg.hidden}, batch {cfg.batch})")
+    with run.stage("train") as info:
+        model = OGN(OGNConfig(dim=cfg.dim, variant=cfg.reg, hidden=cfg.hidden))
+        tcfg = TrainConfig(epochs=cfg.epochs, batch=cfg.batch, lr=cfg.lr,
+                           steps_per_epoch=cfg.steps_per_epoch, seed=cfg.seed,
+                           device=cfg.device)
+        trainer = Trainer(tcfg, out=folder, resume=resume, progress=progress).fit(
+            model, ds.graphs("train"), ds.graphs("val"))
+        run.write_json("history.json", trainer.history_)
+        info["device"] = str(trainer.device_)
+        info["graphs_per_s"] = trainer.history_["graphs_per_s"][-1]
+    return trainer.model_
+
+
+def _wrap_edge_model(model, cfg: NBodyConfig, law):
+    from physdistill.symbolic import SRConfig, SymbolicModel
+
+    sr = SRConfig(operators=FORCE_OPERATORS, time_limit_s=cfg.sr_seconds,
+                  max_samples=cfg.sr_samples, seed=cfg.seed, max_length=30)
+    names = ["dx", "dy", "dz"][:cfg.dim] + ["r", "m1", "m2", "q1", "q2"]
+    return SymbolicModel(model.edge_mlp, input_names=input_names(cfg.dim),
+                         transforms=edge_transforms(cfg.dim), features=names, config=sr,
+                         max_samples=max(cfg.sr_samples, 4000), seed=cfg.seed)
+
+
+def _stage_distill(run: RunFolder, cfg: NBodyConfig, law, data: Path, model,
+                   progress: bool) -> dict[str, Any]:
+    from physdistill.messages import MessageRecorder
+    from physdistill.nbody.dataset import fully_connected, load_dataset
+    from physdistill.nbody.forcefit import edge_variables, fit_channels, pair_forces
+    from physdistill.symbolic import compare
+
+    if run.done("distill"):
+        return run.read_json("distill.json")
+    ds = load_dataset(data)
+    x_test = ds.graphs("test")[0]
+    G = min(x_test.shape[0], 20_000)
+    device = next(model.parameters()).device
+    _log(progress, f"[3/5] recording messages on {G} test graphs, fitting forces and "
+                   f"distilling {cfg.dim} channels (pyoperon, <= {cfg.sr_seconds:g} s each)")
+    with run.stage("distill") as info:
+        sm = _wrap_edge_model(model, cfg, law)
+        model.edge_mlp = sm
+        one = fully_connected(ds.n)
+        model.eval()
+        sel = torch.randperm(x_test.shape[0], generator=torch.Generator().manual_seed(cfg.seed))
+        xs = x_test[sel[:G]]
+        with MessageRecorder(model, layer=model, max_edges=50_000, seed=cfg.seed) as rec, \
+                sm.capture(), torch.no_grad():
+            per = 4096
+            for a in range(0, G, per):
+                xb = xs[a:a + per]
+                B = xb.shape[0]
+                offs = (torch.arange(B) * ds.n).repeat_interleave(one.shape[1])
+                ei = (one.repeat(1, B) + offs).to(device)
+                model(xb.reshape(B * ds.n, -1).to(device), ei)
+        sample = rec.sample()
+        top = sample.top(cfg.dim)
+        v = edge_variables(top.inputs["x_i"], top.inputs["x_j"], cfg.dim)
+        forces = pair_forces(law, v, cfg.dim)
+        fits = fit_channels(top.messages, forces)
+        sm.distill(dims=top.channels)
+        sm.switch_to_symbolic()
+        ref, coefs = force_reference(law, cfg.dim)
+        sr_inputs = {k: v[k] for k in sm.features}
+        derived = {"r": "sqrt(" + " + ".join(f"d{a}**2" for a in ("x", "y", "z")[:cfg.dim])
+                   + ")"}
+        channels = []
+        for k, ch in enumerate(top.channels):
+            front = sm.fronts_[ch]
+            eq = sm.equations_[ch]
+            pred = eq.evaluate(sr_inputs)
+            msg = top.messages[:, k]
+            ss = float(((msg - msg.mean()) ** 2).sum())
+            r2_msg = float(1 - ((pred - msg) ** 2).sum() / ss) if ss > 0 else float("nan")
+            cmp = compare(eq, ref, sr_inputs, coefficients=coefs, derived=derived,
+                          seed=cfg.seed)
+            channels.append({
+                "index": int(ch), "score": float(top.scores[k]),
+                "expression": eq.text(), "latex": eq.latex(), "complexity": eq.complexity,
+                "r2_vs_message": r2_msg,
+                "force_fit": fits[k].to_dict(),
+                "ood_rel_error": cmp.out_of_distribution.max_rel_error,
+                "id_rel_error": cmp.in_distribution.max_rel_error,
+                "symbolic_match": cmp.symbolic_match, "recovered": cmp.recovered,
+                "comparison": cmp.to_dict(),
+                "front": front.to_dict(),
+            })
+        result = {"channels": channels, "rank_by": top.rank_by,
+                  "edges_seen": int(sample.n_seen), "edges_kept": len(sample),
+                  "rule": channels[0]["comparison"]["rule"] if channels else ""}
+        run.write_json("distill.json", result)
+        # the recorded edges and the network on out-of-distribution edges, for the plots
+        ood_v, ood_m = _ood_edges(sm.module, top, cfg.dim)
+        save_state(run.file("messages.safetensors"), {
+            "variables": _tensors(v), "messages": torch.from_numpy(top.messages.copy()),
+            "forces": torch.from_numpy(forces.copy()), "ood_variables": _tensors(ood_v),
+            "ood_messages": torch.from_numpy(ood_m)})
+        sm.save(run.file("symbolic_edge_model.safetensors"))
+        info["channels"] = [c["index"] for c in channels]
+    return result
+
+
+def _tensors(arrays: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    return {k: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float64)) for k, a in
+            arrays.items()}
+
+
+def _ood_edges(edge_mlp, top, dim: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The recorded edges with positions and masses scaled as the rollout's OOD states
+    (:data:`~physdistill.nbody.rollout.OOD`), and the network's kept channels on them."""
+    from physdistill.nbody.forcefit import edge_variables
+    from physdistill.nbody.rollout import OOD
+
+    ends = []
+    for key in ("x_i", "x_j"):
+        a = top.inputs[key].copy()
+        a[:, :dim] *= OOD["position_scale"]
+        a[:, 2 * dim + 1] *= math.exp(OOD["log_mass_shift"])
+        ends.append(a)
+    p = next(edge_mlp.parameters())
+    with torch.no_grad():
+        raw = edge_mlp(torch.as_tensor(np.concatenate(ends, 1), dtype=p.dtype, device=p.device))
+    return edge_variables(*ends, dim), raw[:, top.channels].double().cpu().numpy()
+
+
+def _stage_rollout(run: RunFolder, cfg: NBodyConfig, law, model, progress: bool
+                   ) -> dict[str, Any]:
+    import copy
+
+    from physdistill.nbody.dataset import fully_connected
+    from physdistill.nbody.rollout import initial_states, rollout_errors
+    from physdistill.symbolic import SymbolicModel
+
+    if run.done("rollout"):
+        return run.read_json("rollout.json")
+    _log(progress, f"[4/5] rolling out {cfg.rollout_systems} held-out and "
+                   f"{cfg.rollout_systems} out-of-distribution systems")
+    with run.stage("rollout") as info:
+        neural = copy.deepcopy(model).eval()
+        symbolic = copy.deepcopy(model).eval()
+        edge = neural.edge_mlp.module if isinstance(neural.edge_mlp, SymbolicModel) else \
+            neural.edge_mlp
+        neural.edge_mlp = edge
+        symbolic.edge_mlp = SymbolicModel.load(run.file("symbolic_edge_model.safetensors"),
+                                               copy.deepcopy(edge)).to(
+            next(model.parameters()).device)
+        symbolic.edge_mlp.mode_ = "symbolic"
+        one = fully_connected(cfg.n)
+        steps = min(cfg.steps, 500)
+        out = {}
+        for split, ood in (("held_out", False), ("ood", True)):
+            ic = initial_states(law, cfg.n, cfg.dim, cfg.rollout_systems,
+                                seed=10_000 + cfg.seed, ood=ood)
+            res = rollout_errors(law, {"gnn": neural, "symbolic": symbolic}, ic, one, steps)
+            out[split] = res
+        info["median"] = {s: {k: r["median"] for k, r in res.items()} for s, res in out.items()}
+        result = {"steps": steps, "dt": law.dt, "systems": cfg.rollout_systems, **out}
+        run.write_json("rollout.json", result)
+    return result
+
+
+def _load_model_for_analysis(run: RunFolder):
+    from physdistill.nbody.train import load_checkpoint
+
+    return load_checkpoint(run.file("model"))[0]
+
+
+def run_nbody(cfg: NBodyConfig, out: str | Path | None = None, *, force: bool = False,
+              resume: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Run every stage (see the module docstring) and return ``metrics.json``'s content."""
+    from physdistill.nbody.report import write_report
+
+    cfg = cfg.resolved()
+    law = _law(cfg)
+    out = Path(out) if out is not None else Path("runs") / f"nbody-{law.name}-{cfg.reg}"
+    run = RunFolder(out, "nbody", force=force, resume=resume, config=cfg.to_dict())
+    data = _stage_data(run, cfg, law, progress)
+    model = _stage_train(run, cfg, data, progress, resume)
+    if run.done("train"):
+        model = _load_model_for_analysis(run).to(_device(cfg.device))
+    _stage_distill(run, cfg, law, data, model, progress)
+    _stage_rollout(run, cfg, law, _load_model_for_analysis(run).to(_device(cfg.device)),
+                   progress)
+    _log(progress, "[5/5] writing the report")
+    with run.stage("report"):
+        metrics = write_report(run)
+    return metrics
+
+
+def collect_metrics(run: RunFolder) -> dict[str, Any]:
+    """``metrics.json`` from a run folder's stage files."""
+    cfg = NBodyConfig.from_dict(run.meta["config"]).resolved()
+    law = _law(cfg)
+    hist = run.read_json("history.json")
+    distill = run.read_json("distill.json")
+    roll = run.read_json("rollout.json") if run.file("rollout.json").exists() else None
+    chans = distill["channels"]
+    return {
+        "law": law.name, "potential": str(law.potential), "regulariser": cfg.reg,
+        "preset": cfg.preset, "n": cfg.n, "dim": cfg.dim, "seed": cfg.seed,
+        "train_loss": hist["train"][-1], "val_loss": hist["val"][-1],
+        "message_r2_all": [c["force_fit"]["r2"] for c in chans],
+        "message_r2_robust": [c["force_fit"]["r2_robust"] for c in chans],
+        "channels": [{k: c[k] for k in ("index", "expression", "latex", "complexity",
+                                        "r2_vs_message", "ood_rel_error", "symbolic_match",
+                                        "recovered")} for c in chans],
+        "recovered": bool(chans) and all(c["recovered"] for c in chans),
+        "recovery_rule": distill["rule"],
+        "rollout": None if roll is None else {
+            s: {k: roll[s][k]["median"] for k in roll[s]} for s in ("held_out", "ood")},
+        "timings": run.timings,
+        "config": cfg.to_dict(),
+        "versions": {"physdistill": __version__, "torch": torch.__version__,
+                     "python": platform.python_version()},
+    }
+
+
+def load_messages(run: RunFolder) -> dict[str, Any]:
+    """The recorded edges of a run (variables, kept messages, true forces) as numpy."""
+    state = load_state(run.file("messages.safetensors"))
+    return {k: ({n: a.numpy() for n, a in v.items()} if isinstance(v, dict) else v.numpy())
+            for k, v in state.items()}
