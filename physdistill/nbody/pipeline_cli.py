@@ -42,6 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="message regulariser (default bottleneck)")
     _common(p)
     p.add_argument("--data", help="use this dataset folder instead of simulating")
+    p.add_argument("--model", help="analyse this trained model folder ('physdistill train' "
+                                   "output, e.g. from torchrun) instead of training")
     p.add_argument("--out", help="run folder (default runs/nbody-LAW-REG)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--force", action="store_true", help="overwrite an existing run folder")
@@ -81,7 +83,8 @@ def run_nbody_cmd(args: argparse.Namespace) -> int:
         from physdistill.nbody.laws import get_law
 
         get_law(args.law)  # raises the unknown-law error with a suggestion
-    cfg = _config(args, law=args.law, potential=args.potential, reg=args.reg, data=args.data)
+    cfg = _config(args, law=args.law, potential=args.potential, reg=args.reg, data=args.data,
+                  model=args.model)
     m = run_nbody(cfg, args.out, force=args.force, resume=args.resume,
                   progress=not args.quiet)
     print(summary(m))
@@ -90,7 +93,8 @@ def run_nbody_cmd(args: argparse.Namespace) -> int:
 
 def summary(m: dict) -> str:
     """The closing table of a run."""
-    lines = [f"\n{m['law']} / {m['regulariser']}: recovered = {m['recovered']}",
+    lines = [f"\n{m['law']} / {m['regulariser']}: recovered = {m['recovered']}  "
+             f"(val MAE {m['val_loss']:.4g})",
              f"{'channel':>7}  {'R2 all':>7}  {'R2 robust':>9}  {'OOD rel err':>11}  "
              f"{'match':>5}  equation"]
     for c, r2, r2r in zip(m["channels"], m["message_r2_all"], m["message_r2_robust"]):
