@@ -148,3 +148,81 @@ def curves(series: dict[str, Any], x: Any, path: str | Path, *, xlabel: str, yla
     ax.set_title(title)
     ax.legend()
     return save_figure(fig, path)
+
+
+# ---------------------------------------------------------------------------------------------
+# heat equation (physdistill.heat)
+
+
+def heat_maps(x: Any, t: Any, maps: dict[str, Any], path: str | Path, title: str = "",
+              difference: bool = False) -> Path:
+    """One panel per named field on an ``(x, t)`` grid.
+
+    Args:
+        x, t: grid axes, shapes ``(nx,)`` and ``(nt,)``.
+        maps: name -> array of shape ``(nt, nx)``.
+        path: PNG to write.
+        title: figure title.
+        difference: the fields are differences: each panel gets its own colour scale,
+            symmetric about zero, and its largest absolute value in the title. Otherwise all
+            panels share one scale (for comparing solutions).
+    """
+    import numpy as np
+
+    plt = _plt()
+    n = len(maps)
+    fig, axes = plt.subplots(1, n, figsize=(3.6 * n + 0.6, 3.2), squeeze=False)
+    values = [np.asarray(v, dtype=float) for v in maps.values()]
+    finite = [v[np.isfinite(v)] for v in values]
+    lo = min((f.min() for f in finite if f.size), default=0.0)
+    hi = max((f.max() for f in finite if f.size), default=1.0)
+    for ax, (name, v), f in zip(axes[0], zip(maps, values), finite):
+        if difference:
+            m = float(np.abs(f).max()) if f.size else 1.0
+            m = m or 1.0
+            im = ax.pcolormesh(x, t, v, cmap="RdBu_r", vmin=-m, vmax=m, shading="auto")
+            ax.set_title(f"{name}\nmax |.| = {m:.2e}", fontsize=9)
+        else:
+            im = ax.pcolormesh(x, t, v, cmap="viridis", vmin=lo, vmax=hi, shading="auto")
+            ax.set_title(name, fontsize=9)
+        ax.set_xlabel("x")
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    axes[0][0].set_ylabel("t")
+    if title:
+        fig.suptitle(title)
+    return save_figure(fig, path)
+
+
+def curves_vs_step(step: list[float], series: dict[str, list[float]], path: str | Path,
+                   title: str = "training", ylabel: str = "loss", logy: bool = True,
+                   marks: dict[str, float] | None = None, truth: float | None = None) -> Path:
+    """Named series against the training step (log scale unless ``logy`` is false).
+
+    Args:
+        step: the step of each entry.
+        series: name -> values (same length as ``step``; empty series are skipped).
+        path: PNG to write.
+        marks: label -> step, drawn as dashed vertical lines (e.g. where L-BFGS starts).
+        truth: a horizontal reference line (e.g. the true alpha).
+    """
+    import numpy as np
+
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    for name, values in series.items():
+        if len(values):
+            v = np.abs(values) if logy else np.asarray(values)
+            ax.plot(step[:len(v)], v, label=name)
+    for label, s in (marks or {}).items():
+        ax.axvline(s, color="gray", ls="--", lw=0.8)
+        ax.annotate(label, (s, 1), xycoords=("data", "axes fraction"), fontsize=8,
+                    ha="left", va="top", rotation=90)
+    if truth is not None:
+        ax.axhline(truth, color="black", ls=":", lw=1, label="truth")
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    return save_figure(fig, path)

@@ -94,7 +94,7 @@ def run_nbody_cmd(args: argparse.Namespace) -> int:
 def summary(m: dict) -> str:
     """The closing table of a run."""
     lines = [f"\n{m['law']} / {m['regulariser']}: recovered = {m['recovered']}  "
-             f"(val MAE {m['val_loss']:.4g})",
+             f"(val MAE {m['val_loss']:.4g}; messages fitted by the pair {m['target']})",
              f"{'channel':>7}  {'R2 all':>7}  {'R2 robust':>9}  {'OOD rel err':>11}  "
              f"{'match':>5}  equation"]
     for c, r2, r2r in zip(m["channels"], m["message_r2_all"], m["message_r2_robust"]):

@@ -58,7 +58,8 @@ def _plots(run: RunFolder, metrics: dict, distill: dict, rec: dict) -> dict[str,
         fit = c["force_fit"]
         lin = A @ np.array(fit["coef"] + [fit["intercept"]])
         msg = rec["messages"][:, k]
-        panels.append({"x": lin, "y": msg, "xlabel": "best linear combination of force",
+        panels.append({"x": lin, "y": msg,
+                       "xlabel": f"best linear combination of the pair {metrics['target']}",
                        "ylabel": f"message channel {c['index']}",
                        "title": f"channel {c['index']}: R2 {fit['r2']:.3f} (all), "
                                 f"{fit['r2_robust']:.3f} (robust)"})
@@ -108,15 +109,21 @@ def _markdown(m: dict, distill: dict, figs: dict[str, str]) -> str:
         lines.append(f"| {c['index']} | ${c['latex']}$ | {c['complexity']} | {_fmt(r2)} | "
                      f"{_fmt(r2r)} | {_fmt(c['r2_vs_message'])} | {_fmt(c['ood_rel_error'])} | "
                      f"{_fmt(c['symbolic_match'])} | {_fmt(c['recovered'])} |")
-    lines += ["", "R² force fit: each kept message channel fitted as a linear combination of the "
-              "true pair-force components plus an intercept, on all recorded test edges; the "
-              "robust value drops the worst 10 % of residuals (the published number).", "",
+    what = ("pair force F" if m["target"] == "force" else
+            "pair acceleration F / m1 (the network divides by the receiver's mass in its "
+            "messages)")
+    lines += ["", f"R² force fit: each kept message channel fitted as a linear combination of the "
+              f"components of the true {what}, plus an intercept, on all recorded test edges; the "
+              "robust value drops the worst 10 % of residuals (the published number). "
+              f"All-points R² against F: {', '.join(_fmt(x) for x in m['message_r2_all_force'])};"
+              f" against F / m1: "
+              f"{', '.join(_fmt(x) for x in m['message_r2_all_acceleration'])}.", "",
               f"Training: final train loss {_fmt(m['train_loss'])}, validation MAE "
               f"{_fmt(m['val_loss'])}.", ""]
     if m.get("rollout"):
         lines += ["## Rollouts", "",
                   "Median over systems of the mean position error divided by the initial spread "
-                  "(truth = the law at the models' step vs a 10x finer step):", "",
+                  "(truth = the law at the models' step vs a 4x finer step):", "",
                   "| initial states | truth | GNN | symbolic |", "|---|---|---|---|"]
         for split, r in m["rollout"].items():
             lines.append(f"| {split.replace('_', '-')} | {_fmt(r['truth'])} | {_fmt(r['gnn'])}"

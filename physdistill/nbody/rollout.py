@@ -4,7 +4,7 @@ A model that predicts accelerations from states (the OGN, or the OGN with its ed
 replaced by distilled equations) defines the dynamics :math:`\dot x = v,\ \dot v = \hat a(x, v)`.
 :func:`rollout` integrates them with classical RK4 at the law's time step, from given initial
 states. :func:`rollout_errors` compares three rollouts with a reference trajectory of the true
-law integrated with a 10x finer step:
+law integrated with a 4x finer step:
 
 - ``truth``: the true law at the same step as the models (the integrator's own error: the floor);
 - ``gnn``: the network;
@@ -104,7 +104,7 @@ def rollout_errors(law: ForceLaw, models: dict[str, torch.nn.Module], ic: dict[s
     dt = law.dt
     pos, vel, mass, charge = ic["pos"], ic["vel"], ic["mass"], ic["charge"]
     true = law_accel(law, mass, charge)
-    fine = 10
+    fine = 4
     ref = rollout(true, pos, vel, dt / fine, steps * fine, keep_every * fine)
     runs = {"truth": rollout(true, pos, vel, dt, steps, keep_every)}
     for name, model in models.items():
