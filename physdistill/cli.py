@@ -18,7 +18,7 @@ from physdistill.errors import PhysDistillError
 
 # modules with a ``register(subparsers)`` function, in the order their commands are listed
 _COMMAND_MODULES = ("physdistill.nbody.cli", "physdistill.nbody.pipeline_cli",
-                    "physdistill.report")
+                    "physdistill.report", "physdistill.heat.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

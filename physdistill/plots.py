@@ -171,7 +171,8 @@ def heat_maps(x: Any, t: Any, maps: dict[str, Any], path: str | Path, title: str
 
     plt = _plt()
     n = len(maps)
-    fig, axes = plt.subplots(1, n, figsize=(3.6 * n + 0.6, 3.2), squeeze=False)
+    fig, axes = plt.subplots(1, n, figsize=(3.9 * n, 3.4), squeeze=False,
+                             layout="constrained")
     values = [np.asarray(v, dtype=float) for v in maps.values()]
     finite = [v[np.isfinite(v)] for v in values]
     lo = min((f.min() for f in finite if f.size), default=0.0)
@@ -186,7 +187,7 @@ def heat_maps(x: Any, t: Any, maps: dict[str, Any], path: str | Path, title: str
             im = ax.pcolormesh(x, t, v, cmap="viridis", vmin=lo, vmax=hi, shading="auto")
             ax.set_title(name, fontsize=9)
         ax.set_xlabel("x")
-        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+        fig.colorbar(im, ax=ax)
     axes[0][0].set_ylabel("t")
     if title:
         fig.suptitle(title)
