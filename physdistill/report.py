@@ -11,13 +11,23 @@ import importlib
 
 #: run kind -> "module:function" taking a RunFolder and returning the metrics
 WRITERS = {"nbody": "physdistill.nbody.report:write_report",
-           "heat": "physdistill.heat.report:write_report"}
+           "heat": "physdistill.report:heat_report"}
+
+
+def heat_report(run):
+    """Rewrite a heat run's ``report.md`` from its ``metrics.json`` (its plots stay as drawn)."""
+    from physdistill.heat.pipeline import report_markdown
+
+    metrics = run.read_json("metrics.json")
+    run.write_text("report.md", report_markdown(metrics))
+    return metrics
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="re-render a run's report.md and plots",
-                       description="Rewrite metrics.json, report.md and the plots of a run "
-                                   "folder from the files it holds (no training).")
+    p = sub.add_parser("report", help="re-render a run's report.md (and n-body plots)",
+                       description="Rewrite report.md of a run folder from the files it holds, "
+                                   "without training; for n-body runs also metrics.json, "
+                                   "equations.json and every plot.")
     p.add_argument("run", help="run folder")
     p.set_defaults(func=run_report)
 
