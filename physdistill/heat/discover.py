@@ -45,9 +45,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from physdistill.devices import resolve_device
 from physdistill.errors import PhysDistillError
 from physdistill.heat.library import TermLibrary, default_library
-from physdistill.heat.pinn import HeatPINN, ModelConfig, pick_device
+from physdistill.heat.pinn import HeatPINN, ModelConfig
 from physdistill.heat.problem import HeatProblem
 
 
@@ -224,7 +225,7 @@ def discover(problem: HeatProblem, config: DiscoveryConfig | None = None,
     from physdistill.heat.train import rel_l2_on_grid, run_lbfgs
 
     torch.manual_seed(config.seed)
-    device = pick_device(config.device)
+    device = resolve_device(config.device)
     dtype = torch.float64 if config.dtype == "float64" else torch.float32
     library = library or default_library()
     names = library.names()

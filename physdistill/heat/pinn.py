@@ -183,14 +183,3 @@ def autograd_derivatives(model: nn.Module, xt: torch.Tensor, order: int = 2,
     if not create_graph:
         out = {k: v.detach() for k, v in out.items()}
     return out
-
-
-def pick_device(device: str = "auto") -> torch.device:
-    """``"auto"`` -> CUDA if available, else CPU; otherwise the named device."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(device)
-    except RuntimeError:
-        raise PhysDistillError(f"unknown device {device!r}; expected 'auto', 'cpu' or "
-                               "'cuda'") from None

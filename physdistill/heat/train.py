@@ -35,8 +35,9 @@ import numpy as np
 import torch
 
 from physdistill._io import atomic_write_json, load_state, read_json, save_state
+from physdistill.devices import resolve_device
 from physdistill.errors import PhysDistillError
-from physdistill.heat.pinn import HeatPINN, ModelConfig, pick_device
+from physdistill.heat.pinn import HeatPINN, ModelConfig
 from physdistill.heat.problem import HeatProblem, relative_l2
 
 CHECKPOINT = "checkpoint.safetensors"
@@ -228,7 +229,7 @@ def train(problem: HeatProblem, model_config: ModelConfig | None = None,
     from tqdm.auto import tqdm
 
     torch.manual_seed(config.seed)
-    device = pick_device(config.device)
+    device = resolve_device(config.device)
     model = HeatPINN(problem, model_config).to(device=device, dtype=config.torch_dtype)
     losses = _Losses(problem, model, config, observations, device)
     history: dict[str, list[float]] = {k: [] for k in ("step", "loss", *losses.points,
@@ -405,4 +406,4 @@ def load_checkpoint(folder: str | Path, device: str = "cpu") -> tuple[HeatPINN, 
     except RuntimeError as exc:
         raise PhysDistillError(f"{folder / CHECKPOINT} does not match its settings "
                                f"({str(exc).splitlines()[0]})") from None
-    return model.to(pick_device(device)).eval(), meta
+    return model.to(resolve_device(device)).eval(), meta

@@ -35,6 +35,7 @@ import torch
 
 from physdistill import __version__
 from physdistill._io import load_state, save_state
+from physdistill.devices import resolve_device
 from physdistill.errors import PhysDistillError
 from physdistill.runs import RunFolder
 
@@ -194,18 +195,6 @@ def force_operators(law, dim: int) -> tuple[str, ...]:
     return tuple(ops)
 
 
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(name)
-    except RuntimeError:
-        raise PhysDistillError(f"unknown device {name!r}; use auto, cpu or cuda") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise PhysDistillError("device cuda was asked for, but no CUDA GPU is available")
-    return dev
-
-
 # ---------------------------------------------------------------------------------------------
 # stages
 
@@ -226,7 +215,7 @@ def _stage_data(run: RunFolder, cfg: NBodyConfig, law, progress: bool) -> Path:
         return path
     _log(progress, f"[1/5] simulating {cfg.sims} {law.name} systems x {cfg.steps} steps")
     with run.stage("data") as info:
-        sim_device = "cuda" if _device(cfg.device).type == "cuda" else "cpu"
+        sim_device = "cuda" if resolve_device(cfg.device).type == "cuda" else "cpu"
         make_dataset(law, SimConfig(n=cfg.n, dim=cfg.dim, sims=cfg.sims, steps=cfg.steps,
                                     seed=cfg.seed, device=sim_device),
                      path, force=True, progress=progress)
@@ -237,7 +226,7 @@ def _stage_data(run: RunFolder, cfg: NBodyConfig, law, progress: bool) -> Path:
 def _stage_train(run: RunFolder, cfg: NBodyConfig, data: Path, progress: bool, resume: bool):
     from physdistill.nbody.dataset import load_dataset
     from physdistill.nbody.model import OGN, OGNConfig
-    from physdistill.nbody.train import Trainer, TrainConfig, load_checkpoint
+    from physdistill.nbody.train import TrainConfig, Trainer, load_checkpoint
 
     folder = run.file("model")
     if run.done("train"):
@@ -449,9 +438,9 @@ def run_nbody(cfg: NBodyConfig, out: str | Path | None = None, *, force: bool = 
     data = _stage_data(run, cfg, law, progress)
     model = _stage_train(run, cfg, data, progress, resume)
     if run.done("train"):
-        model = _load_model_for_analysis(run).to(_device(cfg.device))
+        model = _load_model_for_analysis(run).to(resolve_device(cfg.device))
     _stage_distill(run, cfg, law, data, model, progress)
-    _stage_rollout(run, cfg, law, _load_model_for_analysis(run).to(_device(cfg.device)),
+    _stage_rollout(run, cfg, law, _load_model_for_analysis(run).to(resolve_device(cfg.device)),
                    progress)
     _log(progress, "[5/5] writing the report")
     with run.stage("report"):

@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from physdistill.devices import resolve_device
 from physdistill.errors import PhysDistillError
 from physdistill.nbody.laws import ForceLaw
 
@@ -111,19 +112,6 @@ class SimResult:
     drift: torch.Tensor
     index: torch.Tensor
     stats: dict[str, Any] = field(default_factory=dict)
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise PhysDistillError(f"unknown device {device!r}; use cpu, cuda or auto") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise PhysDistillError("device 'cuda' was asked for but no CUDA GPU is available; "
-                               "use --device cpu or auto")
-    return dev
 
 
 def initial_conditions(law: ForceLaw, cfg: SimConfig) -> dict[str, torch.Tensor]:

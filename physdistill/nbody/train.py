@@ -51,6 +51,7 @@ import torch
 from torch import Tensor, nn
 
 from physdistill._io import atomic_write_json, load_state, read_json, save_state
+from physdistill.devices import resolve_device
 from physdistill.errors import PhysDistillError
 from physdistill.nbody.dataset import fully_connected
 from physdistill.nbody.model import ogn_loss
@@ -147,22 +148,6 @@ def _is_number(v: Any) -> bool:
 def _check_int(name: str, v: Any, low: int) -> None:
     if isinstance(v, bool) or not isinstance(v, int) or v < low:
         raise PhysDistillError(f"TrainConfig.{name} must be an integer >= {low}, got {v!r}")
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> ``cuda`` if available else ``cpu``; checks that a CUDA device exists."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(name)
-    except (RuntimeError, TypeError):
-        raise PhysDistillError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
-    if dev.type not in ("cpu", "cuda"):
-        raise PhysDistillError(f"device {name!r} is not supported; use auto, cpu or cuda[:N]")
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise PhysDistillError(f"device {name!r} asked for but CUDA is not available here; use "
-                               "--device cpu (or auto)")
-    return dev
 
 
 # ---------------------------------------------------------------------------------------------

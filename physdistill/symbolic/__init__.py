@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from physdistill.symbolic._parse import parse_expression
 from physdistill.symbolic.backends import (
     OperonBackend,
     PySRBackend,
@@ -21,7 +22,6 @@ from physdistill.symbolic.backends import (
     register_backend,
 )
 from physdistill.symbolic.compare import Agreement, Comparison, compare
-from physdistill.symbolic._parse import parse_expression
 from physdistill.symbolic.config import OPERATORS, SRConfig
 from physdistill.symbolic.expr import Expression
 from physdistill.symbolic.front import Candidate, ParetoFront

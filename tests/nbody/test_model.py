@@ -14,12 +14,7 @@ from physdistill.nbody.regularizers import KL, REGULARIZERS, Pruning, get_regula
 B, N_NODES, DIM, F = 3, 4, 2, 6
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _batch(seed=0):
