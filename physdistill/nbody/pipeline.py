@@ -195,6 +195,19 @@ def force_operators(law, dim: int) -> tuple[str, ...]:
     return tuple(ops)
 
 
+def compare_force(eq, law, inputs: dict[str, np.ndarray], dim: int, target: str = "force",
+                  seed: int = 0):
+    """:func:`~physdistill.symbolic.compare` of one channel's equation with the law's pair force
+    (or acceleration) under the n-body recovery rule (``MATCH_TOL``, ``REL_TOL``,
+    ``REL_FLOOR``); ``inputs`` are the edge variables ``dx, dy, [dz], r, m1, m2, q1, q2``."""
+    from physdistill.symbolic import compare
+
+    ref, coefs = force_reference(law, dim, target)
+    derived = {"r": "sqrt(" + " + ".join(f"d{a}**2" for a in ("x", "y", "z")[:dim]) + ")"}
+    return compare(eq, ref, inputs, coefficients=coefs, derived=derived, match_tol=MATCH_TOL,
+                   rel_tol=REL_TOL, rel_floor=REL_FLOOR, seed=seed)
+
+
 # ---------------------------------------------------------------------------------------------
 # stages
 
@@ -264,13 +277,16 @@ def _stage_train(run: RunFolder, cfg: NBodyConfig, data: Path, progress: bool, r
     return trainer.model_
 
 
-def _wrap_edge_model(model, cfg: NBodyConfig, law):
+def force_symbolic_model(edge_fn, cfg: NBodyConfig, law):
+    """The :class:`~physdistill.symbolic.SymbolicModel` the distillation stage puts around an
+    edge function ``[x_receiver, x_sender] -> messages``: its inputs seen as ``dx, dy, [dz], r,
+    m1, m2, q1, q2``, the law's force operators and the run's SR budget (``cfg`` resolved)."""
     from physdistill.symbolic import SRConfig, SymbolicModel
 
     sr = SRConfig(operators=force_operators(law, cfg.dim), time_limit_s=cfg.sr_seconds,
                   max_samples=cfg.sr_samples, seed=cfg.seed, max_length=30)
     names = ["dx", "dy", "dz"][:cfg.dim] + ["r", "m1", "m2", "q1", "q2"]
-    return SymbolicModel(model.edge_mlp, input_names=input_names(cfg.dim),
+    return SymbolicModel(edge_fn, input_names=input_names(cfg.dim),
                          transforms=edge_transforms(cfg.dim), features=names, config=sr,
                          max_samples=max(cfg.sr_samples, 4000), seed=cfg.seed)
 
@@ -280,7 +296,6 @@ def _stage_distill(run: RunFolder, cfg: NBodyConfig, law, data: Path, model,
     from physdistill.messages import MessageRecorder
     from physdistill.nbody.dataset import fully_connected, load_dataset
     from physdistill.nbody.forcefit import edge_variables, fit_channels, pair_forces
-    from physdistill.symbolic import compare
 
     if run.done("distill"):
         return run.read_json("distill.json")
@@ -291,7 +306,7 @@ def _stage_distill(run: RunFolder, cfg: NBodyConfig, law, data: Path, model,
     _log(progress, f"[3/5] recording messages on {G} test graphs, fitting forces and "
                    f"distilling {cfg.dim} channels (pyoperon, <= {cfg.sr_seconds:g} s each)")
     with run.stage("distill") as info:
-        sm = _wrap_edge_model(model, cfg, law)
+        sm = force_symbolic_model(model.edge_mlp, cfg, law)
         model.edge_mlp = sm
         one = fully_connected(ds.n)
         model.eval()
@@ -319,10 +334,7 @@ def _stage_distill(run: RunFolder, cfg: NBodyConfig, law, data: Path, model,
         forces, fits = by_target[target]
         sm.distill(dims=top.channels)
         sm.switch_to_symbolic()
-        ref, coefs = force_reference(law, cfg.dim, target)
         sr_inputs = {k: v[k] for k in sm.features}
-        derived = {"r": "sqrt(" + " + ".join(f"d{a}**2" for a in ("x", "y", "z")[:cfg.dim])
-                   + ")"}
         channels = []
         for k, ch in enumerate(top.channels):
             front = sm.fronts_[ch]
@@ -331,9 +343,7 @@ def _stage_distill(run: RunFolder, cfg: NBodyConfig, law, data: Path, model,
             msg = top.messages[:, k]
             ss = float(((msg - msg.mean()) ** 2).sum())
             r2_msg = float(1 - ((pred - msg) ** 2).sum() / ss) if ss > 0 else float("nan")
-            cmp = compare(eq, ref, sr_inputs, coefficients=coefs, derived=derived,
-                          match_tol=MATCH_TOL, rel_tol=REL_TOL, rel_floor=REL_FLOOR,
-                          seed=cfg.seed)
+            cmp = compare_force(eq, law, sr_inputs, cfg.dim, target, cfg.seed)
             channels.append({
                 "index": int(ch), "score": float(top.scores[k]),
                 "expression": eq.text(), "latex": eq.latex(), "complexity": eq.complexity,

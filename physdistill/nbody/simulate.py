@@ -52,6 +52,12 @@ class SimConfig:
         drift_tol: largest relative energy drift accepted over the whole horizon.
         max_refine: refinement rounds before a system is dropped.
         refine_factor: each round multiplies the substeps of a failing interval by this.
+        refine_batch: a refinement level's queue runs once it holds this fraction of the systems
+            (or when nothing below it is left); larger batches, fewer serial fine-step runs.
+        max_fine_intervals: a system that needs the finest level in more intervals than this is
+            dropped. These are tight binaries, which need it in every interval; each such interval
+            is a serial run of ``refine_factor**max_refine`` times the substeps, so one of them
+            would make the whole batch wait.
         chunk: systems integrated at once (bounds memory on large runs).
     """
 
@@ -68,10 +74,13 @@ class SimConfig:
     drift_tol: float = 1e-3
     max_refine: int = 2
     refine_factor: int = 8
+    refine_batch: float = 0.02
+    max_fine_intervals: int = 10
     chunk: int = 20_000
 
     def validate(self) -> None:
-        for name in ("n", "sims", "steps", "keep_every", "substeps", "chunk"):
+        for name in ("n", "sims", "steps", "keep_every", "substeps", "chunk",
+                     "max_fine_intervals"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise PhysDistillError(f"{name} must be a positive integer, got {value!r}")
@@ -89,6 +98,8 @@ class SimConfig:
             raise PhysDistillError(f"drift_tol must be positive, got {self.drift_tol!r}")
         if self.refine_factor < 2:
             raise PhysDistillError(f"refine_factor must be >= 2, got {self.refine_factor!r}")
+        if not (0 < self.refine_batch <= 1):
+            raise PhysDistillError(f"refine_batch must be in (0, 1], got {self.refine_batch!r}")
         if self.max_refine < 0:
             raise PhysDistillError(f"max_refine must be >= 0, got {self.max_refine!r}")
 
@@ -128,130 +139,212 @@ def initial_conditions(law: ForceLaw, cfg: SimConfig) -> dict[str, torch.Tensor]
 
 
 class _Pairs:
-    """Directed pair indices (receiver i, sender j), grouped by receiver."""
+    r"""The :math:`P = n(n-1)/2` unordered pairs ``i < j`` and their incidence matrix.
 
-    def __init__(self, n: int, device: torch.device) -> None:
-        recv = torch.arange(n).repeat_interleave(n - 1)
-        send = torch.tensor([j for i in range(n) for j in range(n) if j != i])
-        self.n = n
-        self.recv, self.send = recv.to(device), send.to(device)
-        iu = torch.triu_indices(n, n, 1)
-        self.i, self.j = iu[0].to(device), iu[1].to(device)
+    ``B [P, n]`` has +1 at ``i`` and -1 at ``j``, so ``B @ x`` gives :math:`x_i - x_j` per pair and
+    ``B.T @ f`` adds each pair force to ``i`` and subtracts it from ``j`` (Newton's third law):
+    every pair is evaluated once, and the gathers and scatters become two small matrix products.
+    """
+
+    def __init__(self, n: int, device: torch.device, dtype: torch.dtype) -> None:
+        iu = torch.triu_indices(n, n, 1, device=device)
+        self.i, self.j = iu[0], iu[1]
+        rows = torch.arange(self.i.numel(), device=device)
+        B = torch.zeros(rows.numel(), n, dtype=dtype, device=device)
+        B[rows, self.i], B[rows, self.j] = 1.0, -1.0
+        self.B, self.Bt = B, B.T.contiguous()
+
+
+@dataclass
+class _Consts:
+    """Per-system constants in the kernel layout: pair masses/charges ``[P, S]``, ``[n, S]``."""
+
+    m1: torch.Tensor
+    m2: torch.Tensor
+    q1: torch.Tensor
+    q2: torch.Tensor
+    mass: torch.Tensor
+    inv_mass: torch.Tensor
+
+    @classmethod
+    def of(cls, mass: torch.Tensor, charge: torch.Tensor, pairs: _Pairs) -> _Consts:
+        """From ``mass, charge [S, n]``."""
+        mt, qt = mass.T.contiguous(), charge.T.contiguous()
+        return cls(mt[pairs.i], mt[pairs.j], qt[pairs.i], qt[pairs.j], mt, 1.0 / mt)
+
+    def take(self, idx: torch.Tensor) -> _Consts:
+        return _Consts(*(t[:, idx] for t in (self.m1, self.m2, self.q1, self.q2, self.mass,
+                                              self.inv_mass)))
+
+
+class _Kernel:
+    """Accelerations and energies of many systems in the layout ``X, V [dim, n, S]``.
+
+    Component-major, systems last: every operation is one vectorised pass over contiguous
+    ``[P, S]`` or ``[dim, n, S]`` slabs, reductions run over leading dimensions, and each pair is
+    evaluated once. About ten tensor operations per force evaluation.
+    """
+
+    def __init__(self, law: ForceLaw, n: int, device: torch.device, dtype: torch.dtype) -> None:
+        self.pairs = _Pairs(n, device, dtype)
+        self.dUdr, self.U = law.torch_dUdr(), law.torch_potential()
+        self.eps, self.damping = law.eps, law.damping
+
+    def acc(self, X: torch.Tensor, V: torch.Tensor, c: _Consts) -> torch.Tensor:
+        D = torch.matmul(self.pairs.B, X)  # [dim, P, S]: x_i - x_j
+        r = D.square().sum(0).sqrt_()
+        radial = torch.div(self.dUdr(r + self.eps, c.m1, c.m2, c.q1, c.q2), r).neg_()
+        F = torch.matmul(self.pairs.Bt, D.mul_(radial))  # [dim, n, S]
+        if self.damping:
+            F.sub_(V, alpha=self.damping)
+        return F.mul_(c.inv_mass)
+
+    def energy(self, X: torch.Tensor, V: torch.Tensor, c: _Consts
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Total energy ``[S]`` and its scale (kinetic + sum of |pair potentials|)."""
+        r = torch.matmul(self.pairs.B, X).square_().sum(0).sqrt_()
+        u = self.U(r + self.eps, c.m1, c.m2, c.q1, c.q2)
+        kin = 0.5 * (c.mass * V.square().sum(0)).sum(0)
+        return kin + u.sum(0), kin + u.abs().sum(0)
+
+    def rk4(self, X: torch.Tensor, V: torch.Tensor, c: _Consts, h: float, steps: int
+            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        r"""``steps`` classical RK4 steps of size ``h``.
+
+        Also integrates the work done by the drag force, :math:`W = -\gamma\int \sum_i v_i^2 dt`,
+        with the same stages, so that :math:`E - W` is conserved by the exact dynamics of every
+        law.
+        """
+        work = torch.zeros(X.shape[-1], dtype=X.dtype, device=X.device)
+        for _ in range(steps):
+            A1 = self.acc(X, V, c)
+            V2 = torch.add(V, A1, alpha=h / 2)
+            A2 = self.acc(torch.add(X, V, alpha=h / 2), V2, c)
+            V3 = torch.add(V, A2, alpha=h / 2)
+            A3 = self.acc(torch.add(X, V2, alpha=h / 2), V3, c)
+            V4 = torch.add(V, A3, alpha=h)
+            A4 = self.acc(torch.add(X, V3, alpha=h), V4, c)
+            if self.damping:
+                sq = [v.square().sum((0, 1)) for v in (V, V2, V3, V4)]
+                work.sub_(sq[0] + 2 * sq[1] + 2 * sq[2] + sq[3], alpha=self.damping * h / 6)
+            X = X.add(V2.add(V3).mul_(2).add_(V).add_(V4), alpha=h / 6)
+            V = V.add(A2.add_(A3).mul_(2).add_(A1).add_(A4), alpha=h / 6)
+        return X, V, work
+
+
+def _kernel_layout(pos: torch.Tensor, vel: torch.Tensor, mass: torch.Tensor,
+                   charge: torch.Tensor) -> tuple[torch.Size, torch.Tensor, torch.Tensor,
+                                                  torch.Tensor, torch.Tensor]:
+    """Broadcast ``[..., n, dim]`` states and ``[..., n]`` constants to one flat batch."""
+    n, dim = pos.shape[-2:]
+    batch = torch.broadcast_shapes(pos.shape[:-2], vel.shape[:-2], mass.shape[:-1],
+                                   charge.shape[:-1])
+
+    def flat(t: torch.Tensor, tail: tuple[int, ...]) -> torch.Tensor:
+        return t.expand(*batch, *tail).reshape(-1, *tail)
+
+    X = flat(pos, (n, dim)).permute(2, 1, 0).contiguous()
+    V = flat(vel, (n, dim)).permute(2, 1, 0).contiguous()
+    return batch, X, V, flat(mass, (n,)), flat(charge, (n,))
 
 
 def accelerations(law: ForceLaw, pos: torch.Tensor, vel: torch.Tensor, mass: torch.Tensor,
-                  charge: torch.Tensor, pairs: _Pairs | None = None) -> torch.Tensor:
-    """Exact accelerations ``[..., n, dim]`` of states ``pos, vel [..., n, dim]``."""
-    n = pos.shape[-2]
-    pairs = pairs or _Pairs(n, pos.device)
-    dUdr = law.torch_dUdr()
-    d = pos[..., pairs.recv, :] - pos[..., pairs.send, :]  # [..., n(n-1), dim]
-    r = d.square().sum(-1).sqrt()
-    m1, m2 = mass[..., pairs.recv], mass[..., pairs.send]
-    q1, q2 = charge[..., pairs.recv], charge[..., pairs.send]
-    radial = -dUdr(r + law.eps, m1, m2, q1, q2) / r
-    force = (radial.unsqueeze(-1) * d).unflatten(-2, (n, n - 1)).sum(-2)
-    if law.damping:
-        force = force - law.damping * vel
-    return force / mass.unsqueeze(-1)
+                  charge: torch.Tensor) -> torch.Tensor:
+    """Exact accelerations ``[..., n, dim]`` of states ``pos, vel [..., n, dim]`` with
+    ``mass, charge`` broadcastable to ``[..., n]``."""
+    kernel = _Kernel(law, pos.shape[-2], pos.device, pos.dtype)
+    batch, X, V, m, q = _kernel_layout(pos, vel, mass, charge)
+    A = kernel.acc(X, V, _Consts.of(m, q, kernel.pairs))
+    return A.permute(2, 1, 0).reshape(*batch, *pos.shape[-2:])
 
 
 def energy(law: ForceLaw, pos: torch.Tensor, vel: torch.Tensor, mass: torch.Tensor,
-           charge: torch.Tensor, pairs: _Pairs | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+           charge: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Total energy ``[...]`` and its scale (kinetic + sum of |pair potentials|)."""
-    pairs = pairs or _Pairs(pos.shape[-2], pos.device)
-    U = law.torch_potential()
-    d = pos[..., pairs.i, :] - pos[..., pairs.j, :]
-    r = d.square().sum(-1).sqrt()
-    u = U(r + law.eps, mass[..., pairs.i], mass[..., pairs.j], charge[..., pairs.i],
-          charge[..., pairs.j])
-    kin = 0.5 * (mass.unsqueeze(-1) * vel.square()).sum((-1, -2))
-    return kin + u.sum(-1), kin + u.abs().sum(-1)
-
-
-def _rk4(law: ForceLaw, pos: torch.Tensor, vel: torch.Tensor, mass: torch.Tensor,
-         charge: torch.Tensor, pairs: _Pairs, h: float, substeps: int
-         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    r"""``substeps`` classical RK4 steps of size ``h``.
-
-    Also integrates the work done by the drag force, :math:`W = -\gamma\int \sum_i v_i^2 dt`,
-    with the same stages, so that :math:`E - W` is conserved by the exact dynamics of every law.
-    """
-    work = torch.zeros(pos.shape[:-2], dtype=pos.dtype, device=pos.device)
-
-    def acc(p: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        return accelerations(law, p, v, mass, charge, pairs)
-
-    def power(v: torch.Tensor) -> torch.Tensor:
-        return -law.damping * v.square().sum((-1, -2))
-
-    for _ in range(substeps):
-        k1x, k1v = vel, acc(pos, vel)
-        k2x = vel + 0.5 * h * k1v
-        k2v = acc(pos + 0.5 * h * k1x, k2x)
-        k3x = vel + 0.5 * h * k2v
-        k3v = acc(pos + 0.5 * h * k2x, k3x)
-        k4x = vel + h * k3v
-        k4v = acc(pos + h * k3x, k4x)
-        pos = pos + (h / 6) * (k1x + 2 * k2x + 2 * k3x + k4x)
-        vel = vel + (h / 6) * (k1v + 2 * k2v + 2 * k3v + k4v)
-        if law.damping:
-            work = work + (h / 6) * (power(k1x) + 2 * power(k2x) + 2 * power(k3x)
-                                     + power(k4x))
-    return pos, vel, work
+    kernel = _Kernel(law, pos.shape[-2], pos.device, pos.dtype)
+    batch, X, V, m, q = _kernel_layout(pos, vel, mass, charge)
+    e, scale = kernel.energy(X, V, _Consts.of(m, q, kernel.pairs))
+    return e.reshape(batch), scale.reshape(batch)
 
 
 def _integrate(law: ForceLaw, cfg: SimConfig, ic: dict[str, torch.Tensor], dt: float,
                device: torch.device, progress: tqdm | None = None) -> dict[str, torch.Tensor]:
-    """Integrate snapshot interval by snapshot interval, refining locally.
+    """Integrate snapshot interval by snapshot interval, refining locally and in batches.
 
-    After each interval of ``keep_every`` steps, a system whose :math:`E - W` moved by more than
-    ``drift_tol / 10`` of its energy scale redoes that interval from its saved start with
-    ``refine_factor``, ``refine_factor**2``, ... times more substeps (``max_refine`` rounds). A
-    close encounter therefore costs extra work only in the interval where it happens. Systems still
-    over the limit, or whose total drift exceeds ``drift_tol``, are marked failed.
+    Each system advances one snapshot interval (``keep_every`` steps) at a time at its own pace.
+    An interval whose :math:`E - W` moved by more than ``drift_tol / 10`` of the system's energy
+    scale is rejected, and the system waits at that interval's start with its refinement level
+    raised (``refine_factor`` times more substeps per level). Because the dynamics are autonomous,
+    systems at different intervals can share one batch: each round runs the systems of one level
+    together, so a rare close encounter does not cost a serial run of tiny fine-step batches. A
+    level's queue runs once it holds ``refine_batch`` of the systems, or when nothing below it is
+    left. After an accepted interval a system returns to the base step. Systems rejected at
+    ``max_refine``, or whose total drift exceeds ``drift_tol``, are dropped at once.
     """
     dtype = _DTYPES[cfg.dtype]
+    kernel = _Kernel(law, cfg.n, device, dtype)
     pos, vel, mass, charge = (ic[k].to(device=device, dtype=dtype)
                               for k in ("pos", "vel", "mass", "charge"))
-    pairs = _Pairs(cfg.n, device)
+    consts = _Consts.of(mass, charge, kernel.pairs)
+    X, V = pos.permute(2, 1, 0).contiguous(), vel.permute(2, 1, 0).contiguous()
     h = dt / cfg.substeps
     T = cfg.steps // cfg.keep_every
-    S = pos.shape[0]
+    last_len = cfg.steps - cfg.keep_every * (T - 1)
+    S = X.shape[-1]
     snaps_p = torch.empty(S, T, cfg.n, cfg.dim, dtype=dtype, device=device)
     snaps_v = torch.empty_like(snaps_p)
-    e0, scale = energy(law, pos, vel, mass, charge, pairs)
+    snaps_p[:, 0], snaps_v[:, 0] = pos, vel
+    e0, scale = kernel.energy(X, V, consts)
     invariant = e0.clone()  # E - W at the last accepted interval end
-    work_total = torch.zeros_like(e0)  # drag work W up to the last interval end
+    work_total = torch.zeros_like(e0)  # drag work W up to the last accepted interval end
     drift = torch.zeros_like(e0)
+    k = torch.zeros(S, dtype=torch.long, device=device)  # interval each system is at
+    level = torch.zeros(S, dtype=torch.long, device=device)
+    alive = torch.ones(S, dtype=torch.bool, device=device)
     failed = torch.zeros(S, dtype=torch.bool, device=device)
     refined = torch.zeros(S, dtype=torch.bool, device=device)
+    fine_runs = torch.zeros(S, dtype=torch.long, device=device)
     local_tol = cfg.drift_tol / 10
-    for k in range(T):
-        snaps_p[:, k], snaps_v[:, k] = pos, vel
-        n_steps = cfg.keep_every if k < T - 1 else cfg.steps - cfg.keep_every * (T - 1)
-        new_p, new_v, work = _rk4(law, pos, vel, mass, charge, pairs, h, cfg.substeps * n_steps)
-        inv = energy(law, new_p, new_v, mass, charge, pairs)[0] - (work_total + work)
-        bad = ~((inv - invariant).abs() <= local_tol * scale)
-        for level in range(1, cfg.max_refine + 1):
-            idx = bad.nonzero().flatten()
-            if idx.numel() == 0:
-                break
-            refined[idx] = True
-            f = cfg.refine_factor**level
-            p2, v2, w2 = _rk4(law, pos[idx], vel[idx], mass[idx], charge[idx], pairs, h / f,
-                              f * cfg.substeps * n_steps)
-            inv2 = energy(law, p2, v2, mass[idx], charge[idx], pairs)[0] - (work_total[idx] + w2)
-            new_p[idx], new_v[idx], inv[idx], work[idx] = p2, v2, inv2, w2
-            bad[idx] = ~((inv2 - invariant[idx]).abs() <= local_tol * scale[idx])
-        failed |= bad
-        pos, vel = new_p, new_v
-        invariant = torch.where(bad, invariant, inv)
-        work_total = work_total + work
-        drift = torch.maximum(drift, torch.nan_to_num((inv - e0).abs() / scale, nan=math.inf))
+    queue_min = max(1, math.ceil(cfg.refine_batch * S))
+    while True:
+        counts = torch.bincount(level[alive], minlength=cfg.max_refine + 1).tolist()
+        if not any(counts):
+            break
+        L = next((L for L in range(cfg.max_refine, 0, -1) if counts[L] >= queue_min),
+                 next(L for L, c in enumerate(counts) if c))
+        idx = (alive & (level == L)).nonzero().flatten()
+        n_steps = cfg.keep_every
+        if last_len != cfg.keep_every:  # the last interval is shorter: run it on its own
+            at_last = k[idx] == T - 1
+            n_steps = last_len if bool(at_last.all()) else cfg.keep_every
+            idx = idx[at_last] if n_steps == last_len else idx[~at_last]
+        f = cfg.refine_factor**L
+        c = consts.take(idx)
+        X2, V2, w = kernel.rk4(X[..., idx], V[..., idx], c, h / f, f * cfg.substeps * n_steps)
+        inv = kernel.energy(X2, V2, c)[0] - (work_total[idx] + w)
+        ok = (inv - invariant[idx]).abs() <= local_tol * scale[idx]
+        new_drift = torch.maximum(drift[idx], (inv - e0[idx]).abs() / scale[idx])
+        ok_idx, bad_idx = idx[ok], idx[~ok]
+        X[..., ok_idx], V[..., ok_idx] = X2[..., ok], V2[..., ok]
+        work_total[ok_idx] += w[ok]
+        invariant[ok_idx], drift[ok_idx] = inv[ok], new_drift[ok]
+        k[ok_idx] += 1
+        level[ok_idx] = 0
+        store = ok_idx[k[ok_idx] < T]
+        snaps_p[store, k[store]] = X[..., store].permute(2, 1, 0)
+        snaps_v[store, k[store]] = V[..., store].permute(2, 1, 0)
+        if L < cfg.max_refine:
+            level[bad_idx] = L + 1
+            refined[bad_idx] = True
+            if L + 1 == cfg.max_refine:
+                fine_runs[bad_idx] += 1
+                failed |= fine_runs > cfg.max_fine_intervals
+        else:
+            failed[bad_idx] = True
+        failed |= ~(drift <= cfg.drift_tol)
+        alive &= ~failed & (k < T)
         if progress is not None:
-            progress.update(S * n_steps)
-    failed |= ~(drift <= cfg.drift_tol)
+            progress.update(int(ok.sum()) * n_steps)
     return {"pos": snaps_p, "vel": snaps_v, "drift": drift, "failed": failed,
             "refined": refined}
 
