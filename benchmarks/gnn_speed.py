@@ -80,6 +80,36 @@ def baseline(graphs: list, batch: int, steps: int, device: torch.device) -> floa
     return steps * batch / (time.perf_counter() - start)
 
 
+def default_batches(device: torch.device) -> list[int]:
+    """Graphs per step measured by default: a small batch and a large one."""
+    return [64, 65536] if device.type == "cuda" else [64, 1024]
+
+
+def default_steps(batch: int, device: torch.device) -> int:
+    """Our timed steps per repeat for ``batch`` by default (about 2048 graphs on the CPU)."""
+    if device.type == "cuda":
+        return 300 if batch <= 1024 else 10
+    return max(2, 2048 // batch)
+
+
+def measure(batch: int, steps: int, repeats: int, device: torch.device, tf32: bool = False,
+            mm_size: int = 2048) -> dict[str, float]:
+    """Medians over ``repeats`` of ours, the baseline (graphs/s) and the matrix product
+    (GFLOP/s, ``mm_size`` squared), taking turns in each repeat; ``base_steps``: the
+    baseline's timed steps (``steps`` on the CPU, a tenth on CUDA, where it is slow)."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(batch * steps, N, 2 * DIM + 2, generator=g)
+    y = torch.randn(batch * steps, N, DIM, generator=g)
+    base_steps = max(2, steps // 10) if device.type == "cuda" else steps
+    graphs = make_graphs(x[: batch * base_steps], y[: batch * base_steps])
+    rates: dict[str, list[float]] = {"ours": [], "base": [], "mm": []}
+    for _ in range(repeats):
+        rates["ours"].append(ours(x, y, batch, steps, str(device), tf32))
+        rates["base"].append(baseline(graphs, batch, base_steps, device))
+        rates["mm"].append(matmul_gflops(device, mm_size))
+    return {**{k: statistics.median(v) for k, v in rates.items()}, "base_steps": base_steps}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -98,9 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = args.tf32
     cuda = device.type == "cuda"
-    batches = args.batches or ([64, 65536] if cuda else [64, 1024])
-    steps = args.steps or [(300 if b <= 1024 else 10) if cuda else max(2, 2048 // b)
-                           for b in batches]
+    batches = args.batches or default_batches(device)
+    steps = args.steps or [default_steps(b, device) for b in batches]
     if len(steps) != len(batches):
         ap.error("give one --steps value per batch size")
     flops = flops_per_graph(OGNConfig(dim=DIM), N)
@@ -113,19 +142,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{'ours GF/s':>9} {'base GF/s':>9} {'mm GF/s':>8} {'ours/mm':>7} {'base/mm':>7}")
     print(header)
     for batch, n_steps in zip(batches, steps, strict=True):
-        g = torch.Generator().manual_seed(0)
-        x = torch.randn(batch * n_steps, N, 2 * DIM + 2, generator=g)
-        y = torch.randn(batch * n_steps, N, DIM, generator=g)
-        base_steps = max(2, n_steps // 10) if cuda else n_steps
-        graphs = make_graphs(x[: batch * base_steps], y[: batch * base_steps])
-        rates: dict[str, list[float]] = {"ours": [], "base": [], "mm": []}
-        for _ in range(args.repeats):
-            rates["ours"].append(ours(x, y, batch, n_steps, args.device, args.tf32))
-            rates["base"].append(baseline(graphs, batch, base_steps, device))
-            rates["mm"].append(matmul_gflops(device))
-        med = {k: statistics.median(v) for k, v in rates.items()}
+        med = measure(batch, n_steps, args.repeats, device, args.tf32)
         o, b = med["ours"] * flops / 1e9, med["base"] * flops / 1e9
-        steps_text = f"{n_steps}/{base_steps}"
+        steps_text = f"{n_steps}/{med['base_steps']}"
         print(f"{batch:>6} {steps_text:>9} {med['ours']:>10.0f} {med['base']:>10.0f} "
               f"{med['ours'] / med['base']:>7.1f}x {o:>9.1f} {b:>9.1f} {med['mm']:>8.0f} "
               f"{o / med['mm']:>7.0%} {b / med['mm']:>7.0%}")

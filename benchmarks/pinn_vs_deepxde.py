@@ -154,7 +154,9 @@ def run_deepxde(problem: HeatProblem, args: argparse.Namespace) -> Timeline:
     return timeline
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line; its defaults are the documented comparison (``benchmarks/suite.py``
+    parses its settings with it too)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--adam", type=int, default=1000, help="our Adam steps (default 1000)")
     p.add_argument("--lbfgs", type=int, default=1000, help="our L-BFGS iterations (1000)")
@@ -168,7 +170,11 @@ def main() -> None:
     p.add_argument("--every", type=int, default=50, help="evaluate every N steps (50)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args()
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
