@@ -67,6 +67,20 @@ class ForceLaw:
         """:math:`\\partial U / \\partial r'` as a sympy expression of r (= r'), m1, m2, q1, q2."""
         return sp.diff(self.potential, _r)
 
+    @cached_property
+    def breaks(self) -> tuple[float, ...]:
+        """Distances r' at which the force jumps: the thresholds in r of its piecewise
+        conditions (``(2.0,)`` for the discontinuous law). The simulator steps exactly onto them,
+        because a fixed step across a jump makes an O(dt) error."""
+        found: set[float] = set()
+        for pw in self.dUdr.atoms(sp.Piecewise):
+            for _, cond in pw.args:
+                for rel in cond.atoms(sp.core.relational.Relational):
+                    for root in sp.solve(sp.Eq(rel.lhs, rel.rhs), _r):
+                        if root.is_number and root.is_real:
+                            found.add(float(root))
+        return tuple(sorted(found))
+
     def pair_force(self, dim: int = 2) -> list[sp.Expr]:
         """Exact force on particle 1 from particle 2, one sympy expression per component.
 

@@ -199,13 +199,24 @@ def compare_force(eq, law, inputs: dict[str, np.ndarray], dim: int, target: str 
                   seed: int = 0):
     """:func:`~physdistill.symbolic.compare` of one channel's equation with the law's pair force
     (or acceleration) under the n-body recovery rule (``MATCH_TOL``, ``REL_TOL``,
-    ``REL_FLOOR``); ``inputs`` are the edge variables ``dx, dy, [dz], r, m1, m2, q1, q2``."""
-    from physdistill.symbolic import compare
+    ``REL_FLOOR``); ``inputs`` are the edge variables ``dx, dy, [dz], r, m1, m2, q1, q2``.
+    For charged laws the charges are signs (+-1), on which ``q**k`` and ``q**(k mod 2)`` (so
+    ``q`` and ``1/q``) are the same function and no data can tell them apart: the equation is
+    compared with its powers of ``q1, q2`` reduced that way, and the out-of-distribution points
+    keep the charges at +-1."""
+    from physdistill.symbolic import Expression, compare, parse_expression
 
     ref, coefs = force_reference(law, dim, target)
     derived = {"r": "sqrt(" + " + ".join(f"d{a}**2" for a in ("x", "y", "z")[:dim]) + ")"}
-    return compare(eq, ref, inputs, coefficients=coefs, derived=derived, match_tol=MATCH_TOL,
-                   rel_tol=REL_TOL, rel_floor=REL_FLOOR, seed=seed)
+    keep: tuple[str, ...] = ()
+    if law.charged:
+        keep = ("q1", "q2")
+        charges = {sp.Symbol(k) for k in keep}
+        eq = eq.sympy() if isinstance(eq, Expression) else parse_expression(str(eq), list(inputs))
+        eq = eq.replace(lambda e: e.is_Pow and e.base in charges and e.exp.is_Integer,
+                        lambda e: e.base ** (int(e.exp) % 2))
+    return compare(eq, ref, inputs, coefficients=coefs, derived=derived, keep=keep,
+                   match_tol=MATCH_TOL, rel_tol=REL_TOL, rel_floor=REL_FLOOR, seed=seed)
 
 
 # ---------------------------------------------------------------------------------------------

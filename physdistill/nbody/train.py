@@ -77,8 +77,9 @@ class TrainConfig:
         device: ``auto`` (cuda if present, else cpu), ``cpu``, ``cuda``, ``cuda:1``...
         amp: ``none`` or ``bf16`` (autocast; meant for GPUs).
         tf32: allow TF32 matrix products on CUDA.
-        cuda_graphs: capture each step's forward and backward in a CUDA graph (single-process
-            CUDA only).
+        cuda_graphs: capture each step's forward and backward in a CUDA graph (CUDA only; under
+            torchrun the gradients are then averaged by one NCCL all-reduce per step instead of
+            DDP's hooks).
         augment_std: std of the random translation of the positions (0 disables it).
         augment_cols: leading feature columns translated; ``None`` = the target width (the
             positions of ``[pos, vel, q, m]`` nodes).
@@ -308,14 +309,20 @@ class Trainer:
             start_epoch = int(state["epoch"])
 
         wrapped = model
-        if dist_info.world > 1:
+        use_graph = device.type == "cuda" and cfg.cuda_graphs
+        if dist_info.world > 1 and use_graph:  # the graph step averages gradients itself
+            import torch.distributed as dist
+
+            for t in [*model.parameters(), *model.buffers()]:
+                dist.broadcast(t.data, 0)
+        elif dist_info.world > 1:
             from torch.nn.parallel import DistributedDataParallel
 
             wrapped = DistributedDataParallel(
                 model, device_ids=[device.index] if device.type == "cuda" else None)
-        use_graph = device.type == "cuda" and cfg.cuda_graphs and dist_info.world == 1
         step = (_GraphStep if use_graph else _EagerStep)(
             wrapped, model, loss_fn, opt, cfg, _batched(one.to(device), cfg.batch, n), n, k)
+        step.world = dist_info.world
         x_dev, y_dev = x.to(device), y.to(device)
         val_sel = None if val is None else _val_subset(int(val[0].shape[0]), cfg.val_graphs,
                                                        cfg.seed)
@@ -401,6 +408,7 @@ class _EagerStep:
         self.device = edge_index.device
         self.acc = torch.zeros((), device=self.device, dtype=torch.float64)
         self.count = 0
+        self.world = 1
 
     def begin_epoch(self) -> None:
         self.acc.zero_()
@@ -444,6 +452,10 @@ class _GraphStep(_EagerStep):
     step runs after each replay (OneCycle changes lr and beta1 on the host). Model buffers and
     RNG states are restored after warm-up and capture, so capturing does not change the
     training trajectory.
+
+    Under torchrun (``world > 1``) the model is not wrapped in DDP: the gradients are views of
+    one flat buffer, which the graph zeroes and the backward fills, and one NCCL all-reduce
+    (average) of that buffer per step replaces DDP's per-bucket hooks.
     """
 
     def __init__(self, *args: Any) -> None:
@@ -466,8 +478,19 @@ class _GraphStep(_EagerStep):
                 self._loss(self.xb, self.yb)[0].backward()
         torch.cuda.current_stream(self.device).wait_stream(side)
         self.opt.zero_grad(set_to_none=True)
+        self.flat = None
+        if self.world > 1:
+            params = [p for p in self.model.parameters() if p.requires_grad]
+            self.flat = torch.zeros(sum(p.numel() for p in params), device=self.device,
+                                    dtype=params[0].dtype)
+            offset = 0
+            for p in params:
+                p.grad = self.flat[offset:offset + p.numel()].view_as(p)
+                offset += p.numel()
         self.graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self.graph):
+            if self.flat is not None:
+                self.flat.zero_()
             total, logged = self._loss(self.xb, self.yb)
             total.backward()
             self.acc += logged.detach().double()
@@ -484,6 +507,10 @@ class _GraphStep(_EagerStep):
             self._capture(x_all, y_all, idx, noise_gen)
         self._inputs(x_all, y_all, idx, noise_gen, self.xb, self.yb)
         self.graph.replay()
+        if self.flat is not None:
+            import torch.distributed as dist
+
+            dist.all_reduce(self.flat, op=dist.ReduceOp.AVG)
         self.opt.step()
         self.count += 1
 

@@ -105,13 +105,16 @@ def _agreement(f: np.ndarray, g: np.ndarray, rel_floor: float) -> Agreement:
 
 def _ood_points(inputs: Mapping[str, np.ndarray], primary: Sequence[str],
                 derived: Mapping[str, Expression], widen: float, n: int,
-                rng: np.random.Generator) -> dict[str, np.ndarray]:
+                rng: np.random.Generator, keep: Sequence[str] = ()) -> dict[str, np.ndarray]:
     m = 4 * n
     cols: dict[str, np.ndarray] = {}
     outside = np.zeros(m, dtype=bool)
     for name in primary:
         x = inputs[name]
         lo, hi = float(x.min()), float(x.max())
+        if name in keep:
+            cols[name] = rng.choice(x, m)
+            continue
         if lo > 0:
             v = np.exp(rng.uniform(math.log(lo / widen), math.log(hi * widen), m))
         elif hi < 0:
@@ -132,26 +135,31 @@ def _ood_points(inputs: Mapping[str, np.ndarray], primary: Sequence[str],
 
 def _term_check(diff: sympy.Expr, env: Mapping[str, np.ndarray], names: Sequence[str],
                 scale: float, tol: float) -> tuple[bool, str]:
+    """Whether every term of ``diff`` is small. ``diff`` is first put over one denominator and
+    its numerator expanded, so that rational functions equal up to a common factor (e.g.
+    ``43.9 x/(43.9 r + 0.439)`` and ``x/(r + 0.01)``) cancel, and each numerator term over the
+    denominator is judged on its RMS."""
     if diff == 0:
         return True, "the difference is exactly 0"
-    d = diff
-    if sympy.count_ops(d) <= 300:
+    num, den = diff, sympy.Integer(1)
+    if sympy.count_ops(diff) <= 300:
         try:
-            d = sympy.expand(d)
-        except Exception:  # expansion of odd float expressions can fail; judge unexpanded
-            d = diff
-    if d == 0:
-        return True, "the difference expands to 0"
-    terms = d.args if d.is_Add else (d,)
+            num, den = sympy.fraction(sympy.together(diff))
+            num = sympy.expand(num)
+        except Exception:  # odd float expressions can fail to simplify; judge them as they are
+            num, den = diff, sympy.Integer(1)
+    if num == 0:
+        return True, "the difference simplifies to 0"
+    terms = num.args if num.is_Add else (num,)
     worst, worst_term = 0.0, None
     for t in terms:
         try:
-            v = Expression(t, names).evaluate(env)
+            v = Expression(t / den, names).evaluate(env)
         except PhysDistillError:
-            return False, f"residual term {t} cannot be evaluated"
+            return False, f"residual term {t / den} cannot be evaluated"
         rms = float(np.sqrt(np.mean(v**2))) if np.all(np.isfinite(v)) else float("inf")
         if rms > worst or worst_term is None:
-            worst, worst_term = rms, t
+            worst, worst_term = rms, t / den
     ok = worst <= tol * scale
     return ok, (f"largest residual term {round_constants(worst_term, 3)} has RMS {worst:.3g} "
                 f"({'<=' if ok else '>'} {tol:g} x RMS of the reference = {tol * scale:.3g})")
@@ -160,7 +168,8 @@ def _term_check(diff: sympy.Expr, env: Mapping[str, np.ndarray], names: Sequence
 def compare(found: Any, reference: Any, inputs: Mapping[str, Any], *,
             coefficients: Sequence[str] | None = None,
             ood_inputs: Mapping[str, Any] | None = None,
-            derived: Mapping[str, str] | None = None, widen: float = 2.0,
+            derived: Mapping[str, str] | None = None, keep: Sequence[str] = (),
+            widen: float = 2.0,
             holdout: float = 0.25, n_ood: int = 2000, rel_tol: float = 0.01,
             rel_floor: float = 0.01, match_tol: float = 1e-3, digits: int = 3,
             seed: int = 0) -> Comparison:
@@ -174,6 +183,9 @@ def compare(found: Any, reference: Any, inputs: Mapping[str, Any], *,
             symbols that are not inputs.
         ood_inputs: explicit out-of-distribution samples (name -> array); default: generated.
         derived: name -> formula of other inputs, recomputed on generated OOD points.
+        keep: inputs that generated OOD points draw from their observed values instead of
+            widening: discrete ones, such as charges that are all +-1 (on which ``q`` and
+            ``1/q`` are the same function, so no data can tell them apart).
         widen, holdout, n_ood, rel_tol, rel_floor, match_tol, digits, seed: see the module
             docstring.
 
@@ -267,7 +279,10 @@ def compare(found: Any, reference: Any, inputs: Mapping[str, Any], *,
             if chained:
                 raise PhysDistillError(f"derived input {k!r} uses other derived inputs "
                                        f"{chained}; write it in terms of {primary}")
-        ood = _ood_points(env, primary, derived_e, widen, n_ood, rng)
+        if set(keep) - set(primary):
+            raise PhysDistillError(f"keep names {sorted(set(keep) - set(primary))} are not "
+                                   f"among the primary inputs {primary}")
+        ood = _ood_points(env, primary, derived_e, widen, n_ood, rng, keep)
     out_dist = _agreement(found_e.evaluate(ood), fitted_e.evaluate(ood), rel_floor)
 
     ref_vals = fitted_e.evaluate(env)

@@ -7,7 +7,14 @@ from scipy.integrate import solve_ivp
 
 from physdistill.errors import PhysDistillError
 from physdistill.nbody.laws import LAWS, get_law
-from physdistill.nbody.simulate import SimConfig, accelerations, initial_conditions, simulate
+from physdistill.nbody.simulate import (
+    SimConfig,
+    _Consts,
+    _Kernel,
+    accelerations,
+    initial_conditions,
+    simulate,
+)
 
 # Bound on max |x_ours - x_scipy| / (1 + max |x|) over the stored horizon (500 dt).
 # Justification: RK4's global error at the laws' dt is ~1e-8..1e-6 on smooth stretches, and the
@@ -15,9 +22,9 @@ from physdistill.nbody.simulate import SimConfig, accelerations, initial_conditi
 # energy is right to < 1e-3 overall. Close encounters (r2, charge, superposition, r1) amplify
 # small differences chaotically; the largest error seen over 36 systems was 1.5e-4, so 1e-3
 # leaves margin while still catching a wrong force or a broken step (those give O(1) errors).
-# The discontinuous law's force jumps at r' = 2: any fixed-step method makes an O(h) error at each
-# crossing (seen: up to 6e-4), so its bound is 5e-3.
-BOUND = {name: 1e-3 for name in LAWS} | {"discontinuous": 5e-3}
+# The discontinuous law's force jumps at r' = 2; the simulator steps onto each crossing (see
+# test_steps_onto_force_jumps), so the same bound holds for it.
+BOUND = {name: 1e-3 for name in LAWS}
 
 
 def _scipy_reference(law, ic, s, times, n, dim):
@@ -76,6 +83,34 @@ def test_close_encounters_are_refined_or_dropped_and_counted():
     # without refinement, more systems exceed the tolerance and are dropped
     raw = simulate(law, SimConfig(sims=300, steps=200, seed=0, max_refine=0), progress=False)
     assert raw.stats["dropped"] > st["dropped"]
+
+
+def test_steps_onto_force_jumps():
+    """Two bodies crossing the discontinuous law's jump at r' = 2 out and back in: with the
+    crossing located, the energy error shrinks like RK4's (h^4), not like the O(h) of a fixed
+    step across the jump (seen without it: 7e-3, -1.8e-3, 9e-4 at these steps)."""
+    law = get_law("discontinuous")
+    assert law.breaks == (2.0,) and get_law("r2").breaks == ()
+    kernel = _Kernel(law, 2, torch.device("cpu"), torch.float64)
+    c = _Consts.of(torch.tensor([[1.0, 2.0]], dtype=torch.float64),
+                   torch.ones(1, 2, dtype=torch.float64), kernel.pairs)
+    X = torch.tensor([[[0.0], [1.5]], [[0.0], [0.1]]], dtype=torch.float64)  # [dim, n, S]
+    V = torch.tensor([[[0.0], [1.0]], [[0.0], [0.3]]], dtype=torch.float64)
+    e0 = kernel.energy(X, V, c)[0]
+    errors = []
+    for h in (1e-2, 5e-3):
+        X1, V1, _ = kernel.rk4(X, V, c, h, round(3 / h))
+        r = (X1[:, 0] - X1[:, 1]).square().sum(0).sqrt()
+        errors.append(float(((kernel.energy(X1, V1, c)[0] - e0) / e0).abs()))
+    assert float(r) + law.eps < 2  # it went out past r' = 2 and came back in
+    assert errors[0] < 1e-9 and errors[1] < errors[0] / 8
+
+
+def test_systems_stuck_at_the_finest_step_are_dropped():
+    law = get_law("r2")
+    capped = simulate(law, SimConfig(sims=300, steps=200, max_fine_intervals=1), progress=False)
+    free = simulate(law, SimConfig(sims=300, steps=200, max_fine_intervals=1000), progress=False)
+    assert capped.stats["dropped"] > free.stats["dropped"]
 
 
 def test_damped_law_loses_energy_to_drag_and_passes_its_check():

@@ -33,6 +33,27 @@ def test_force_law_message_is_recovered(pair_inputs):
     json.dumps(res.to_dict())
 
 
+def test_rational_functions_equal_up_to_a_common_factor_match(pair_inputs):
+    # what SR returns for x/(r + 0.01): numerator and denominator scaled by the same constant
+    found = "-43.92*dx/(r*(43.92*r + 0.4392))"
+    res = compare(found, "a*dx/(r*(r + 0.01)) + b", pair_inputs, coefficients=["a", "b"])
+    assert res.symbolic_match and res.recovered, res.to_dict()
+
+
+def test_kept_inputs_stay_at_observed_values_out_of_distribution():
+    rng = np.random.default_rng(1)
+    q = np.where(rng.normal(size=400) > 0, 1.0, -1.0)
+    x = rng.normal(size=400)
+    inputs = {"x": x, "q": q}
+    # on charges +-1, x/q and x*q are the same function
+    widened = compare("x/q", "a*x*q + b", inputs, coefficients=["a", "b"])
+    kept = compare("x/q", "a*x*q + b", inputs, coefficients=["a", "b"], keep=["q"])
+    assert widened.out_of_distribution.max_rel_error > 0.1
+    assert kept.out_of_distribution.max_rel_error < 1e-9
+    with pytest.raises(PhysDistillError, match="keep"):
+        compare("x/q", "a*x*q", inputs, keep=["p"])
+
+
 def test_wrong_power_is_not_recovered(pair_inputs):
     res = compare("0.51*dx/r**2 - 0.3*dy/r**3", "a*dx/r**3 + b*dy/r**3 + c", pair_inputs)
     assert not res.recovered and not res.symbolic_match
