@@ -57,10 +57,11 @@ def _sync(device: torch.device) -> None:
 
 
 def ours(x: torch.Tensor, y: torch.Tensor, batch: int, steps: int, device: str,
-         tf32: bool) -> float:
+         tf32: bool, amp: str = "none") -> float:
     """Graphs/s of the trainer's second epoch of ``steps`` steps."""
     torch.manual_seed(0)
-    cfg = TrainConfig(epochs=2, batch=batch, steps_per_epoch=steps, device=device, tf32=tf32)
+    cfg = TrainConfig(epochs=2, batch=batch, steps_per_epoch=steps, device=device, tf32=tf32,
+                      amp=amp)
     trainer = Trainer(cfg, progress=False).fit(OGN(OGNConfig(dim=DIM)), (x, y))
     return trainer.history_["graphs_per_s"][-1]
 
@@ -93,10 +94,11 @@ def default_steps(batch: int, device: torch.device) -> int:
 
 
 def measure(batch: int, steps: int, repeats: int, device: torch.device, tf32: bool = False,
-            mm_size: int = 2048) -> dict[str, float]:
+            mm_size: int = 2048, amp: str = "none") -> dict[str, float]:
     """Medians over ``repeats`` of ours, the baseline (graphs/s) and the matrix product
     (GFLOP/s, ``mm_size`` squared), taking turns in each repeat; ``base_steps``: the
-    baseline's timed steps (``steps`` on the CPU, a tenth on CUDA, where it is slow)."""
+    baseline's timed steps (``steps`` on the CPU, a tenth on CUDA, where it is slow).
+    ``amp="bf16"`` runs ours under bf16 autocast (the baseline stays fp32)."""
     g = torch.Generator().manual_seed(0)
     x = torch.randn(batch * steps, N, 2 * DIM + 2, generator=g)
     y = torch.randn(batch * steps, N, DIM, generator=g)
@@ -104,7 +106,7 @@ def measure(batch: int, steps: int, repeats: int, device: torch.device, tf32: bo
     graphs = make_graphs(x[: batch * base_steps], y[: batch * base_steps])
     rates: dict[str, list[float]] = {"ours": [], "base": [], "mm": []}
     for _ in range(repeats):
-        rates["ours"].append(ours(x, y, batch, steps, str(device), tf32))
+        rates["ours"].append(ours(x, y, batch, steps, str(device), tf32, amp))
         rates["base"].append(baseline(graphs, batch, base_steps, device))
         rates["mm"].append(matmul_gflops(device, mm_size))
     return {**{k: statistics.median(v) for k, v in rates.items()}, "base_steps": base_steps}
@@ -121,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     ap.add_argument("--tf32", action="store_true", help="TF32 matrix products (CUDA), all runs")
+    ap.add_argument("--amp", default="none", choices=("none", "bf16"),
+                    help="bf16 autocast for ours (the baseline stays fp32)")
     args = ap.parse_args(argv)
     device = torch.device(args.device)
     if args.threads:
@@ -135,14 +139,14 @@ def main(argv: list[str] | None = None) -> int:
     flops = flops_per_graph(OGNConfig(dim=DIM), N)
     name = torch.cuda.get_device_name(device) if cuda else platform.processor() or "cpu"
     print(f"torch {torch.__version__}, device {device} ({name}), threads "
-          f"{torch.get_num_threads()}, tf32 {args.tf32}, repeats {args.repeats}")
+          f"{torch.get_num_threads()}, tf32 {args.tf32}, amp {args.amp}, repeats {args.repeats}")
     print(f"reference OGN (n={N}, dim={DIM}, 3x300, msg 100): {flops / 1e6:.2f} MFLOP per graph "
           "per training step (nominal)")
     header = (f"{'batch':>6} {'steps':>9} {'ours g/s':>10} {'base g/s':>10} {'speed-up':>8} "
               f"{'ours GF/s':>9} {'base GF/s':>9} {'mm GF/s':>8} {'ours/mm':>7} {'base/mm':>7}")
     print(header)
     for batch, n_steps in zip(batches, steps, strict=True):
-        med = measure(batch, n_steps, args.repeats, device, args.tf32)
+        med = measure(batch, n_steps, args.repeats, device, args.tf32, amp=args.amp)
         o, b = med["ours"] * flops / 1e9, med["base"] * flops / 1e9
         steps_text = f"{n_steps}/{med['base_steps']}"
         print(f"{batch:>6} {steps_text:>9} {med['ours']:>10.0f} {med['base']:>10.0f} "
