@@ -82,3 +82,18 @@ def test_errors():
         fit_channel(np.zeros(10), np.zeros((9, 2)))
     with pytest.raises(PhysDistillError, match="finite edges"):
         fit_channel(np.full(10, np.nan), np.zeros((10, 2)))
+
+
+def test_robust_fit_is_trimmed_least_squares():
+    """The reference's robust number: coefficients fitted to the best 90 % of the edges, so 10 %
+    wild edges (a network saturating on close encounters) neither bend the fit nor lower it."""
+    rng = np.random.default_rng(0)
+    F = rng.normal(size=(5000, 2)) * np.exp(rng.normal(size=(5000, 1)))
+    msg = 0.7 * F[:, 0] - 0.2 * F[:, 1] + 0.1 + 1e-3 * rng.normal(size=5000)
+    wild = rng.choice(5000, 400, replace=False)
+    msg[wild] = np.tanh(msg[wild]) + 5 * rng.normal(size=400)
+    fit = fit_channel(msg, F)
+    assert fit.r2 < 0.9
+    assert fit.r2_robust > 0.999
+    assert np.allclose(fit.robust_coef, [0.7, -0.2], atol=1e-3)
+    assert abs(fit.robust_intercept - 0.1) < 1e-3
