@@ -454,9 +454,8 @@ class _GraphStep(_EagerStep):
     training trajectory.
 
     Under torchrun (``world > 1``) the model is not wrapped in DDP: the gradients are views of
-    one flat buffer, which the graph zeroes, the backward fills and one NCCL all-reduce
-    (average), captured in the same graph, averages across processes. That replaces DDP's
-    per-bucket hooks and their host-side launches.
+    one flat buffer, which the graph zeroes and the backward fills, and one NCCL all-reduce
+    (average) of that buffer per step replaces DDP's per-bucket hooks.
     """
 
     def __init__(self, *args: Any) -> None:
@@ -477,8 +476,6 @@ class _GraphStep(_EagerStep):
             for _ in range(3):
                 self.opt.zero_grad(set_to_none=True)
                 self._loss(self.xb, self.yb)[0].backward()
-                if self.world > 1:
-                    _all_reduce_avg(torch.zeros(1, device=self.device))
         torch.cuda.current_stream(self.device).wait_stream(side)
         self.opt.zero_grad(set_to_none=True)
         self.flat = None
@@ -496,8 +493,6 @@ class _GraphStep(_EagerStep):
                 self.flat.zero_()
             total, logged = self._loss(self.xb, self.yb)
             total.backward()
-            if self.flat is not None:
-                _all_reduce_avg(self.flat)
             self.acc += logged.detach().double()
         with torch.no_grad():
             for k, v in self.model.named_buffers():
@@ -512,6 +507,10 @@ class _GraphStep(_EagerStep):
             self._capture(x_all, y_all, idx, noise_gen)
         self._inputs(x_all, y_all, idx, noise_gen, self.xb, self.yb)
         self.graph.replay()
+        if self.flat is not None:
+            import torch.distributed as dist
+
+            dist.all_reduce(self.flat, op=dist.ReduceOp.AVG)
         self.opt.step()
         self.count += 1
 
@@ -661,12 +660,6 @@ def _autocast(device: torch.device, amp: str) -> contextlib.AbstractContextManag
     if amp == "bf16":
         return torch.autocast(device.type, dtype=torch.bfloat16, cache_enabled=False)
     return contextlib.nullcontext()
-
-
-def _all_reduce_avg(t: Tensor) -> None:
-    import torch.distributed as dist
-
-    dist.all_reduce(t, op=dist.ReduceOp.AVG)
 
 
 def _all_mean(value: float, device: torch.device) -> float:
