@@ -24,9 +24,11 @@ messages uses atomic adds, so two runs agree only to rounding.)
 Multi-process training
 ----------------------
 Started by ``torchrun`` (``WORLD_SIZE > 1``), the trainer joins the process group (gloo on the
-CPU, NCCL on GPUs), wraps the model in ``DistributedDataParallel``, gives each rank every
-``world``-th graph of the epoch's shared permutation (all ranks take the same number of steps),
-and lets rank 0 alone write files. ``batch`` is the per-process batch.
+CPU, NCCL on GPUs), broadcasts rank 0's weights, gives each rank every ``world``-th graph of
+the epoch's shared permutation (all ranks take the same number of steps), averages the
+gradients with one all-reduce of a flat gradient buffer per step (the same code with and
+without CUDA graphs, so the 2-process gloo test checks the GPU path's averaging too), and lets
+rank 0 alone write files. ``batch`` is the per-process batch.
 
 Speed
 -----
@@ -77,9 +79,7 @@ class TrainConfig:
         device: ``auto`` (cuda if present, else cpu), ``cpu``, ``cuda``, ``cuda:1``...
         amp: ``none`` or ``bf16`` (autocast; meant for GPUs).
         tf32: allow TF32 matrix products on CUDA.
-        cuda_graphs: capture each step's forward and backward in a CUDA graph (CUDA only; under
-            torchrun the gradients are then averaged by one NCCL all-reduce per step instead of
-            DDP's hooks).
+        cuda_graphs: capture each step's forward and backward in a CUDA graph (CUDA only).
         augment_std: std of the random translation of the positions (0 disables it).
         augment_cols: leading feature columns translated; ``None`` = the target width (the
             positions of ``[pos, vel, q, m]`` nodes).
@@ -308,21 +308,15 @@ class Trainer:
             history = state["history"]
             start_epoch = int(state["epoch"])
 
-        wrapped = model
-        use_graph = device.type == "cuda" and cfg.cuda_graphs
-        if dist_info.world > 1 and use_graph:  # the graph step averages gradients itself
+        if dist_info.world > 1:  # the step averages the gradients itself (see _EagerStep)
             import torch.distributed as dist
 
             for t in [*model.parameters(), *model.buffers()]:
                 dist.broadcast(t.data, 0)
-        elif dist_info.world > 1:
-            from torch.nn.parallel import DistributedDataParallel
-
-            wrapped = DistributedDataParallel(
-                model, device_ids=[device.index] if device.type == "cuda" else None)
+        use_graph = device.type == "cuda" and cfg.cuda_graphs
         step = (_GraphStep if use_graph else _EagerStep)(
-            wrapped, model, loss_fn, opt, cfg, _batched(one.to(device), cfg.batch, n), n, k)
-        step.world = dist_info.world
+            model, loss_fn, opt, cfg, _batched(one.to(device), cfg.batch, n), n, k,
+            dist_info.world)
         x_dev, y_dev = x.to(device), y.to(device)
         val_sel = None if val is None else _val_subset(int(val[0].shape[0]), cfg.val_graphs,
                                                        cfg.seed)
@@ -399,20 +393,46 @@ class _EagerStep:
     The mean logged loss of the epoch accumulates on the device (read by :meth:`mean`).
     """
 
-    def __init__(self, wrapped: nn.Module, model: nn.Module, loss_fn: LossFn,
-                 opt: torch.optim.Optimizer, cfg: TrainConfig, edge_index: Tensor, n: int,
-                 k: int) -> None:
-        self.wrapped, self.model, self.loss_fn, self.opt = wrapped, model, loss_fn, opt
+    def __init__(self, model: nn.Module, loss_fn: LossFn, opt: torch.optim.Optimizer,
+                 cfg: TrainConfig, edge_index: Tensor, n: int, k: int, world: int = 1) -> None:
+        self.model, self.loss_fn, self.opt = model, loss_fn, opt
+        self.world = world
+        self.flat: Tensor | None = None
         self.cfg, self.ei, self.n, self.k = cfg, edge_index, n, k
         self.B = cfg.batch
         self.device = edge_index.device
         self.acc = torch.zeros((), device=self.device, dtype=torch.float64)
         self.count = 0
-        self.world = 1
 
     def begin_epoch(self) -> None:
         self.acc.zero_()
         self.count = 0
+
+    def _zero_grads(self) -> None:
+        """Single process: drop the gradients. Several: zero the flat buffer whose views the
+        gradients are (made on first use), so the backward fills it in place."""
+        if self.world == 1:
+            self.opt.zero_grad(set_to_none=True)
+            return
+        if self.flat is None:
+            params = [p for p in self.model.parameters() if p.requires_grad]
+            self.flat = torch.zeros(sum(p.numel() for p in params), device=self.device,
+                                    dtype=params[0].dtype)
+            offset = 0
+            for p in params:
+                p.grad = self.flat[offset:offset + p.numel()].view_as(p)
+                offset += p.numel()
+        self.flat.zero_()
+
+    def _average_grads(self) -> None:
+        """Several processes: one all-reduce of the flat gradient buffer, then divide (gloo has
+        no average), in place of DDP's per-bucket hooks; every process then takes the same
+        optimizer step."""
+        if self.world > 1:
+            import torch.distributed as dist
+
+            dist.all_reduce(self.flat)
+            self.flat.div_(self.world)
 
     def mean(self) -> float:
         return float(self.acc) / max(self.count, 1)
@@ -431,15 +451,16 @@ class _EagerStep:
     def _loss(self, xb: Tensor, yb: Tensor) -> tuple[Tensor, Tensor]:
         B, n = self.B, self.n
         with _autocast(self.device, self.cfg.amp):
-            return self.loss_fn(self.wrapped, xb.reshape(B * n, -1), self.ei,
+            return self.loss_fn(self.model, xb.reshape(B * n, -1), self.ei,
                                 yb.reshape(B * n, -1), B)
 
     def __call__(self, x_all: Tensor, y_all: Tensor, idx: Tensor,
                  noise_gen: torch.Generator) -> None:
         xb, yb = self._inputs(x_all, y_all, idx, noise_gen)
         total, logged = self._loss(xb, yb)
-        self.opt.zero_grad(set_to_none=True)
+        self._zero_grads()
         total.backward()
+        self._average_grads()
         self.opt.step()
         self.acc += logged.detach().double()
         self.count += 1
@@ -453,9 +474,8 @@ class _GraphStep(_EagerStep):
     RNG states are restored after warm-up and capture, so capturing does not change the
     training trajectory.
 
-    Under torchrun (``world > 1``) the model is not wrapped in DDP: the gradients are views of
-    one flat buffer, which the graph zeroes and the backward fills, and one NCCL all-reduce
-    (average) of that buffer per step replaces DDP's per-bucket hooks.
+    Under torchrun (``world > 1``) the graph zeroes the flat gradient buffer and the backward
+    fills it; the all-reduce of :meth:`_average_grads` follows each replay.
     """
 
     def __init__(self, *args: Any) -> None:
@@ -478,19 +498,12 @@ class _GraphStep(_EagerStep):
                 self._loss(self.xb, self.yb)[0].backward()
         torch.cuda.current_stream(self.device).wait_stream(side)
         self.opt.zero_grad(set_to_none=True)
-        self.flat = None
         if self.world > 1:
-            params = [p for p in self.model.parameters() if p.requires_grad]
-            self.flat = torch.zeros(sum(p.numel() for p in params), device=self.device,
-                                    dtype=params[0].dtype)
-            offset = 0
-            for p in params:
-                p.grad = self.flat[offset:offset + p.numel()].view_as(p)
-                offset += p.numel()
+            self._zero_grads()  # makes the flat gradient buffer outside the graph
         self.graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self.graph):
-            if self.flat is not None:
-                self.flat.zero_()
+            if self.world > 1:
+                self._zero_grads()  # the flat buffer exists: _capture made it first
             total, logged = self._loss(self.xb, self.yb)
             total.backward()
             self.acc += logged.detach().double()
@@ -507,10 +520,7 @@ class _GraphStep(_EagerStep):
             self._capture(x_all, y_all, idx, noise_gen)
         self._inputs(x_all, y_all, idx, noise_gen, self.xb, self.yb)
         self.graph.replay()
-        if self.flat is not None:
-            import torch.distributed as dist
-
-            dist.all_reduce(self.flat, op=dist.ReduceOp.AVG)
+        self._average_grads()
         self.opt.step()
         self.count += 1
 
