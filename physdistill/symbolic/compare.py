@@ -23,13 +23,16 @@ r"""Compare a found expression with a known law that may have free coefficients.
    :math:`\epsilon` = ``rel_floor`` = 0.01 (the floor keeps zero crossings of the reference
    from dividing by zero). Points where the reference is undefined are dropped; points where
    only the found expression is undefined make the maximum relative error infinite.
-3. **Symbolic agreement.** The difference ``found - fitted reference`` is expanded into terms;
-   the forms match if every term is negligible on the training inputs (its RMS is at most
+3. **Symbolic agreement.** The difference ``found - fitted reference`` is put over one
+   denominator and its numerator expanded into terms (each judged over the denominator, so
+   rational functions equal up to a common factor cancel); the forms match if every term is
+   negligible on the training inputs (its RMS is at most
    ``match_tol`` = 1e-3 times the RMS of the reference), first at full precision, then with
    every constant of both sides rounded to ``digits`` = 3 significant digits (for constants
    inside functions that the expansion cannot separate), or if sympy simplifies the rounded
    difference to 0. A different structure (``sin(x)`` for ``x``, a missing ``1/r``) leaves a
-   term of the size of the signal, so it does not match.
+   term of the size of the signal, so it does not match. A fit that makes the reference constant
+   (every input term's coefficient zero, as for a constant found expression) never matches.
 4. **Verdict.** ``recovered`` is true when the forms match symbolically *and* the maximum
    relative error is below ``rel_tol`` (1 %) on both the in-distribution and the
    out-of-distribution points. The rule, with its numbers, is stored in ``Comparison.rule``.
@@ -288,7 +291,12 @@ def compare(found: Any, reference: Any, inputs: Mapping[str, Any], *,
     ref_vals = fitted_e.evaluate(env)
     scale = float(np.sqrt(np.mean(ref_vals**2))) or 1.0
     match, detail = _term_check(found_e.sympy() - fitted, env, names, scale, match_tol)
-    if not match:
+    varies = any(sympy.Symbol(k) in ref.free_symbols for k in names)
+    if varies and float(np.std(ref_vals)) <= 1e-9 * scale:
+        # e.g. a constant found expression: the coefficients switch every input term off
+        match, detail = False, ("degenerate fit: the fitted reference is constant on the "
+                                "inputs, so a constant found expression matches it trivially")
+    elif not match:
         rounded_diff = round_constants(found_e.sympy(), digits) - round_constants(fitted, digits)
         m2, d2 = _term_check(rounded_diff, env, names, scale, match_tol)
         if m2:
@@ -305,9 +313,11 @@ def compare(found: Any, reference: Any, inputs: Mapping[str, Any], *,
     rule = (f"recovered = symbolic_match and max_rel_error < {rel_tol:g} on both the "
             f"in-distribution (held-out) and the out-of-distribution points; relative error "
             f"|found - ref| / max(|ref|, {rel_floor:g} x RMS(ref)); symbolic_match: every term "
-            f"of expand(found - fitted reference) has RMS <= {match_tol:g} x RMS(ref) on the "
+            f"of the expanded numerator of found - fitted reference, over its denominator, "
+            f"has RMS <= {match_tol:g} x RMS(ref) on the "
             f"training inputs (at full precision or with constants rounded to {digits} "
-            f"digits), or the rounded difference simplifies to 0")
+            f"digits), or the rounded difference simplifies to 0; never when the fitted "
+            f"reference is constant")
     recovered = bool(match and in_dist.max_rel_error < rel_tol
                      and out_dist.max_rel_error < rel_tol)
     return Comparison(found=found_e.text(), reference=str(ref),

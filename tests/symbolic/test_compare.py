@@ -40,6 +40,12 @@ def test_rational_functions_equal_up_to_a_common_factor_match(pair_inputs):
     assert res.symbolic_match and res.recovered, res.to_dict()
 
 
+def test_a_constant_never_matches_by_zeroing_the_coefficients(pair_inputs):
+    res = compare("10677.7 - 10458.3", "a*dx/r**3 + b", pair_inputs, coefficients=["a", "b"])
+    assert not res.symbolic_match and not res.recovered
+    assert "degenerate" in res.symbolic_detail
+
+
 def test_kept_inputs_stay_at_observed_values_out_of_distribution():
     rng = np.random.default_rng(1)
     q = np.where(rng.normal(size=400) > 0, 1.0, -1.0)
