@@ -35,6 +35,7 @@ from physdistill.symbolic.config import SRConfig
 from physdistill.symbolic.expr import Expression
 from physdistill.symbolic.front import ParetoFront
 from physdistill.symbolic.regress import regress
+from physdistill.symbolic.selection import DEFAULT_FACTOR
 
 _CACHE_KEYS = 4
 
@@ -73,6 +74,7 @@ class SymbolicModel(nn.Module):
         backend: SR backend name or instance.
         max_samples: size of the reservoir of recorded rows.
         rule: default selection rule on each front (:mod:`~physdistill.symbolic.selection`).
+        factor: the rule's loss window (candidates with loss <= ``factor`` x the lowest).
         seed: seed of the reservoir sampling.
         n_jobs: outputs fitted at once (threads; only for backends that allow it, e.g.
             pyoperon); the cores are split between them. Default: ``min(outputs, cores)``.
@@ -101,7 +103,7 @@ class SymbolicModel(nn.Module):
                  transforms: Mapping[str, str] | None = None,
                  features: Sequence[str] | None = None, config: SRConfig | None = None,
                  backend: Any = "operon", max_samples: int = 10_000, rule: str = "best",
-                 seed: int = 0, n_jobs: int | None = None):
+                 factor: float = DEFAULT_FACTOR, seed: int = 0, n_jobs: int | None = None):
         super().__init__()
         if not callable(module):
             raise PhysDistillError(f"SymbolicModel wraps an nn.Module or a callable, got "
@@ -115,6 +117,7 @@ class SymbolicModel(nn.Module):
         self.backend = backend
         self.max_samples = max_samples
         self.rule = rule
+        self.factor = factor
         self.seed = seed
         self.n_jobs = n_jobs
         # runtime state (not parameters, not learned)
@@ -266,7 +269,8 @@ class SymbolicModel(nn.Module):
     def _fit_key(self, data: np.ndarray) -> str:
         backend = get_backend(self.backend)
         blob = json.dumps([self._state_key(), self._config().to_dict(), backend.name,
-                           repr(getattr(backend, "pysr_kwargs", "")), self.rule])
+                           repr(getattr(backend, "pysr_kwargs", "")), self.rule,
+                           self.factor])
         h = hashlib.sha256(blob.encode())
         h.update(np.ascontiguousarray(data).tobytes())
         return h.hexdigest()
@@ -336,7 +340,8 @@ class SymbolicModel(nn.Module):
             def fit(d: int) -> ParetoFront:
                 c = cfg.replace(n_threads=threads,
                                 seed=None if cfg.seed is None else cfg.seed + d)
-                return regress(F, Y[:, d], feats, config=c, backend=backend, rule=self.rule)
+                return regress(F, Y[:, d], feats, config=c, backend=backend, rule=self.rule,
+                               factor=self.factor)
 
             if n_jobs > 1:
                 with ThreadPoolExecutor(max_workers=n_jobs) as pool:
@@ -395,11 +400,11 @@ class SymbolicModel(nn.Module):
             c = choice.get(d)
             try:
                 if isinstance(c, str):
-                    cand = front.candidates[front.index(c)]
+                    cand = front.candidates[front.index(c, factor=self.factor)]
                 elif c is not None:
                     cand = front.at_complexity(c)
                 elif rule is not None:
-                    cand = front.candidates[front.index(rule)]
+                    cand = front.candidates[front.index(rule, factor=self.factor)]
                 else:
                     cand = front.chosen
             except PhysDistillError as exc:

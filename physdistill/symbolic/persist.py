@@ -19,6 +19,7 @@ from physdistill.symbolic.backends import get_backend
 from physdistill.symbolic.capture import Reservoir, TensorSpec
 from physdistill.symbolic.config import SRConfig
 from physdistill.symbolic.expr import Expression
+from physdistill.symbolic.selection import DEFAULT_FACTOR
 from physdistill.symbolic.front import ParetoFront
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ def params_dict(sm: SymbolicModel) -> dict:
         "backend": backend.name,
         "max_samples": sm.max_samples,
         "rule": sm.rule,
+        "factor": sm.factor,
         "seed": sm.seed,
         "n_jobs": sm.n_jobs,
     }
@@ -82,12 +84,18 @@ def model_state(sm: SymbolicModel, include_samples: bool = False) -> dict:
     return state
 
 
+def _factor(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 1:
+        raise PhysDistillError("corrupt SymbolicModel file: 'factor' must be a number >= 1")
+    return float(value)
+
+
 def model_from_state(cls: type[SymbolicModel], state: dict, module: Any) -> SymbolicModel:
     """Rebuild a wrapper around ``module`` from :func:`model_state` output, validating it."""
     p = state["params"]
     allowed = {"input_names", "output_names", "transforms", "features", "config",
-               "backend", "max_samples", "rule", "seed", "n_jobs"}
-    if not isinstance(p, dict) or set(p) != allowed:
+               "backend", "max_samples", "rule", "factor", "seed", "n_jobs"}
+    if not isinstance(p, dict) or set(p) not in (allowed, allowed - {"factor"}):
         raise PhysDistillError("corrupt SymbolicModel file: bad 'params'")
     transforms = p["transforms"]
     if transforms is not None and not (isinstance(transforms, dict) and all(
@@ -96,7 +104,8 @@ def model_from_state(cls: type[SymbolicModel], state: dict, module: Any) -> Symb
     sm = cls(module, input_names=p["input_names"], output_names=p["output_names"],
              transforms=transforms, features=p["features"],
              config=SRConfig.from_dict(p["config"]), backend=p["backend"],
-             max_samples=p["max_samples"], rule=p["rule"], seed=p["seed"],
+             max_samples=p["max_samples"], rule=p["rule"],
+             factor=_factor(p.get("factor", DEFAULT_FACTOR)), seed=p["seed"],
              n_jobs=p["n_jobs"])
     get_backend(sm.backend)
     if isinstance(module, nn.Module):

@@ -54,11 +54,13 @@ def test_distils_a_trained_mlp_of_a_known_function(distilled, trained_mlp):
 
 def test_save_load_round_trip(distilled, tmp_path):
     sm = copy.deepcopy(distilled).switch_to_symbolic(trainable=True)
+    sm.factor = 25.0
     path = tmp_path / "sm.safetensors"
     sm.save(path, include_samples=True)
     fresh = make_mlp()
     back = SymbolicModel.load(path, fresh)
     assert back.mode_ == "symbolic" and back.equations_ == sm.equations_
+    assert back.factor == 25.0
     assert all(torch.equal(p, q) for p, q in zip(fresh.parameters(), sm.module.parameters()))
     assert [p.numel() for p in back.equation_modules_.parameters()]  # still trainable
     x = torch.rand(64, 2) * 2 + 0.5
