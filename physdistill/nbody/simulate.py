@@ -271,7 +271,9 @@ class _Kernel:
         return X, V, work
 
     def _crossings(self, X0: torch.Tensor, V0: torch.Tensor, X1: torch.Tensor, c: _Consts,
-                   h: float, newton: int = 3):
+                   h: float, newton: int = 3
+                   ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor],
+                              tuple[torch.Tensor, torch.Tensor]] | None:
         """``None``, or the systems ``idx`` in which a pair's r' crosses a break during the step,
         the time ``t`` of the earliest crossing, and the r' bounds ``(lo, hi) [P, len(idx)]``
         that hold that pair on its side before and after it."""
