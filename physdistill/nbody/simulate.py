@@ -210,11 +210,14 @@ class _Kernel:
             F.sub_(V, alpha=self.damping)
         return F.mul_(c.inv_mass)
 
+    def softened_distances(self, X: torch.Tensor) -> torch.Tensor:
+        """r' = r + eps of every pair, ``[P, S]``."""
+        return torch.matmul(self.pairs.B, X).square_().sum(0).sqrt_() + self.eps
+
     def energy(self, X: torch.Tensor, V: torch.Tensor, c: _Consts
                ) -> tuple[torch.Tensor, torch.Tensor]:
         """Total energy ``[S]`` and its scale (kinetic + sum of |pair potentials|)."""
-        r = torch.matmul(self.pairs.B, X).square_().sum(0).sqrt_()
-        u = self.U(r + self.eps, c.m1, c.m2, c.q1, c.q2)
+        u = self.U(self.softened_distances(X), c.m1, c.m2, c.q1, c.q2)
         kin = 0.5 * (c.mass * V.square().sum(0)).sum(0)
         return kin + u.sum(0), kin + u.abs().sum(0)
 
@@ -278,8 +281,7 @@ class _Kernel:
         the time ``t`` of the earliest crossing, and the r' bounds ``(lo, hi) [P, len(idx)]``
         that hold that pair on its side before and after it."""
         def gap(X: torch.Tensor) -> torch.Tensor:  # [breaks * P, S]
-            r = torch.matmul(self.pairs.B, X).square_().sum(0).sqrt_() + self.eps
-            return (r - self.breaks[:, None, None]).flatten(0, 1)
+            return (self.softened_distances(X) - self.breaks[:, None, None]).flatten(0, 1)
 
         g0, g1 = gap(X0), gap(X1)
         crossed = (g0 >= 0) != (g1 >= 0)
@@ -314,6 +316,15 @@ class _Kernel:
         return idx, t, before, after
 
 
+def _kernel(law: ForceLaw, n: int, device: torch.device, dtype: torch.dtype) -> _Kernel:
+    """The law's kernel for ``n`` particles, made once per device and dtype (rollouts call
+    :func:`accelerations` at every stage)."""
+    key = ("kernel", n, str(device), dtype, law.eps, law.damping)
+    if key not in law._cache:
+        law._cache[key] = _Kernel(law, n, device, dtype)
+    return law._cache[key]
+
+
 def _kernel_layout(pos: torch.Tensor, vel: torch.Tensor, mass: torch.Tensor,
                    charge: torch.Tensor) -> tuple[torch.Size, torch.Tensor, torch.Tensor,
                                                   torch.Tensor, torch.Tensor]:
@@ -334,7 +345,7 @@ def accelerations(law: ForceLaw, pos: torch.Tensor, vel: torch.Tensor, mass: tor
                   charge: torch.Tensor) -> torch.Tensor:
     """Exact accelerations ``[..., n, dim]`` of states ``pos, vel [..., n, dim]`` with
     ``mass, charge`` broadcastable to ``[..., n]``."""
-    kernel = _Kernel(law, pos.shape[-2], pos.device, pos.dtype)
+    kernel = _kernel(law, pos.shape[-2], pos.device, pos.dtype)
     batch, X, V, m, q = _kernel_layout(pos, vel, mass, charge)
     A = kernel.acc(X, V, _Consts.of(m, q, kernel.pairs))
     return A.permute(2, 1, 0).reshape(*batch, *pos.shape[-2:])
@@ -343,7 +354,7 @@ def accelerations(law: ForceLaw, pos: torch.Tensor, vel: torch.Tensor, mass: tor
 def energy(law: ForceLaw, pos: torch.Tensor, vel: torch.Tensor, mass: torch.Tensor,
            charge: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Total energy ``[...]`` and its scale (kinetic + sum of |pair potentials|)."""
-    kernel = _Kernel(law, pos.shape[-2], pos.device, pos.dtype)
+    kernel = _kernel(law, pos.shape[-2], pos.device, pos.dtype)
     batch, X, V, m, q = _kernel_layout(pos, vel, mass, charge)
     e, scale = kernel.energy(X, V, _Consts.of(m, q, kernel.pairs))
     return e.reshape(batch), scale.reshape(batch)
@@ -364,7 +375,7 @@ def _integrate(law: ForceLaw, cfg: SimConfig, ic: dict[str, torch.Tensor], dt: f
     ``max_refine``, or whose total drift exceeds ``drift_tol``, are dropped at once.
     """
     dtype = _DTYPES[cfg.dtype]
-    kernel = _Kernel(law, cfg.n, device, dtype)
+    kernel = _kernel(law, cfg.n, device, dtype)
     pos, vel, mass, charge = (ic[k].to(device=device, dtype=dtype)
                               for k in ("pos", "vel", "mass", "charge"))
     consts = _Consts.of(mass, charge, kernel.pairs)
