@@ -59,7 +59,7 @@ class ForceLaw:
     charged: bool = False
     energy_potential: sp.Expr | None = None
     source: str = ""
-    _cache: dict = field(default_factory=dict, compare=False, repr=False)
+    _cache: dict = field(default_factory=dict, init=False, compare=False, repr=False)
 
     # -- symbolic forms -------------------------------------------------------------------
     @cached_property

@@ -68,6 +68,15 @@ MATCH_TOL, REL_TOL, REL_FLOOR = 1e-2, 5e-2, 0.3
 #: spurious `(11.4 - 0.2 m1)` factor. With 50 the rule picked the spring law in all 6 channels
 #: (10: 4 of 6, 20: 5 of 6); on r1 and r2 fronts no member is the law at any window.
 SELECTION_FACTOR = 50.0
+#: fraction of the recorded edges each channel's search leaves out: those whose message is
+#: farthest from the channel's median (:attr:`~physdistill.symbolic.SRConfig.trim`). Close
+#: encounters give the largest forces and the least reliable messages (few training edges);
+#: fitted in squared error they dominate the search, which then bends the law to fit them. On
+#: a quick-preset r2 run, searches on all edges found no r2 form in either channel, and with 10 %
+#: trimmed both channels came out as ``m2 (a dx + b dy) / r**3 + c`` (the unsoftened law, see
+#: :func:`judge_force`), as with the edges the reference's trimmed force fit keeps. Uses no
+#: knowledge of the law.
+SR_TRIM = 0.1
 
 
 @dataclass(frozen=True)
@@ -204,16 +213,32 @@ def force_operators(law, dim: int) -> tuple[str, ...]:
 
 def compare_force(eq, law, inputs: dict[str, np.ndarray], dim: int, target: str = "force",
                   seed: int = 0):
+    """:func:`judge_force`'s comparison alone (``recovered`` under either form of the law)."""
+    return judge_force(eq, law, inputs, dim, target, seed)[0]
+
+
+def judge_force(eq, law, inputs: dict[str, np.ndarray], dim: int, target: str = "force",
+                seed: int = 0) -> tuple[Any, str]:
     """:func:`~physdistill.symbolic.compare` of one channel's equation with the law's pair force
     (or acceleration) under the n-body recovery rule (``MATCH_TOL``, ``REL_TOL``,
     ``REL_FLOOR``); ``inputs`` are the edge variables ``dx, dy, [dz], r, m1, m2, q1, q2``.
+
+    Returns the comparison and the form of the law it matched: ``"softened"`` (the
+    simulator's force, distance ``r + eps``) or, when that fails, ``"unsoftened"`` (its limit
+    ``eps -> 0``, the physical law; e.g. ``m1 m2 dx / r**3`` for r2). The softening
+    (``eps = 0.01``) is a numerical regulariser of the simulator; it changes the force by
+    ``2 eps / r`` (2 % at ``r = 1``), well inside what a trained network's messages resolve,
+    and the published recoveries state the unsoftened laws. When neither form matches, the
+    softened comparison is returned.
+
     For charged laws the charges are signs (+-1), on which ``q**k`` and ``q**(k mod 2)`` (so
     ``q`` and ``1/q``) are the same function and no data can tell them apart: the equation is
     compared with its powers of ``q1, q2`` reduced that way, and the out-of-distribution points
     keep the charges at +-1."""
+    from dataclasses import replace as _replace
+
     from physdistill.symbolic import Expression, compare, parse_expression
 
-    ref, coefs = force_reference(law, dim, target)
     derived = {"r": "sqrt(" + " + ".join(f"d{a}**2" for a in ("x", "y", "z")[:dim]) + ")"}
     keep: tuple[str, ...] = ()
     if law.charged:
@@ -222,8 +247,17 @@ def compare_force(eq, law, inputs: dict[str, np.ndarray], dim: int, target: str 
         eq = eq.sympy() if isinstance(eq, Expression) else parse_expression(str(eq), list(inputs))
         eq = eq.replace(lambda e: e.is_Pow and e.base in charges and e.exp.is_Integer,
                         lambda e: e.base ** (int(e.exp) % 2))
-    return compare(eq, ref, inputs, coefficients=coefs, derived=derived, keep=keep,
-                   match_tol=MATCH_TOL, rel_tol=REL_TOL, rel_floor=REL_FLOOR, seed=seed)
+    forms = [("softened", law)] + ([("unsoftened", _replace(law, eps=0.0))] if law.eps > 0
+                                   else [])
+    first = None
+    for form, variant in forms:
+        ref, coefs = force_reference(variant, dim, target)
+        cmp = compare(eq, ref, inputs, coefficients=coefs, derived=derived, keep=keep,
+                      match_tol=MATCH_TOL, rel_tol=REL_TOL, rel_floor=REL_FLOOR, seed=seed)
+        if cmp.recovered:
+            return cmp, form
+        first = first or cmp
+    return first, "none"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -302,7 +336,7 @@ def force_symbolic_model(edge_fn, cfg: NBodyConfig, law):
     from physdistill.symbolic import SRConfig, SymbolicModel
 
     sr = SRConfig(operators=force_operators(law, cfg.dim), time_limit_s=cfg.sr_seconds,
-                  max_samples=cfg.sr_samples, seed=cfg.seed, max_length=30)
+                  max_samples=cfg.sr_samples, seed=cfg.seed, max_length=30, trim=SR_TRIM)
     names = ["dx", "dy", "dz"][:cfg.dim] + ["r", "m1", "m2", "q1", "q2"]
     return SymbolicModel(edge_fn, input_names=input_names(cfg.dim),
                          transforms=edge_transforms(cfg.dim), features=names, config=sr,
@@ -362,7 +396,7 @@ def _stage_distill(run: RunFolder, cfg: NBodyConfig, law, data: Path, model,
             msg = top.messages[:, k]
             ss = float(((msg - msg.mean()) ** 2).sum())
             r2_msg = float(1 - ((pred - msg) ** 2).sum() / ss) if ss > 0 else float("nan")
-            cmp = compare_force(eq, law, sr_inputs, cfg.dim, target, cfg.seed)
+            cmp, form = judge_force(eq, law, sr_inputs, cfg.dim, target, cfg.seed)
             channels.append({
                 "index": int(ch), "score": float(top.scores[k]),
                 "expression": eq.text(), "latex": eq.latex(), "complexity": eq.complexity,
@@ -372,6 +406,7 @@ def _stage_distill(run: RunFolder, cfg: NBodyConfig, law, data: Path, model,
                 "ood_rel_error": cmp.out_of_distribution.max_rel_error,
                 "id_rel_error": cmp.in_distribution.max_rel_error,
                 "symbolic_match": cmp.symbolic_match, "recovered": cmp.recovered,
+                "law_form": form,
                 "comparison": cmp.to_dict(),
                 "front": front.to_dict(),
             })
@@ -496,7 +531,10 @@ def collect_metrics(run: RunFolder) -> dict[str, Any]:
         "message_r2_all_acceleration": [c["fits"]["acceleration"]["r2"] for c in chans],
         "channels": [{k: c[k] for k in ("index", "expression", "latex", "complexity",
                                         "r2_vs_message", "ood_rel_error", "symbolic_match",
-                                        "recovered")} for c in chans],
+                                        "recovered")}
+                     # runs distilled before law_form existed compared the softened law only
+                     | {"law_form": c.get("law_form", "softened" if c["recovered"] else "none")}
+                     for c in chans],
         "recovered": bool(chans) and all(c["recovered"] for c in chans),
         "recovery_rule": distill["rule"],
         "rollout": None if roll is None else {

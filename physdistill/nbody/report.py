@@ -103,16 +103,19 @@ def _markdown(m: dict, distill: dict, figs: dict[str, str]) -> str:
              f"**Recovered: {_fmt(m['recovered'])}** "
              f"(rule: {m['recovery_rule']})", "",
              "| channel | equation | complexity | R² force fit (all) | R² force fit (robust) "
-             "| R² eq. vs message | OOD max rel. error | symbolic match | recovered |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| R² eq. vs message | OOD max rel. error | symbolic match | recovered | law form |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for c, r2, r2r in zip(m["channels"], m["message_r2_all"], m["message_r2_robust"]):
         lines.append(f"| {c['index']} | ${c['latex']}$ | {c['complexity']} | {_fmt(r2)} | "
                      f"{_fmt(r2r)} | {_fmt(c['r2_vs_message'])} | {_fmt(c['ood_rel_error'])} | "
-                     f"{_fmt(c['symbolic_match'])} | {_fmt(c['recovered'])} |")
+                     f"{_fmt(c['symbolic_match'])} | {_fmt(c['recovered'])} | "
+                     f"{c.get('law_form', '-')} |")
     what = ("pair force F" if m["target"] == "force" else
             "pair acceleration F / m1 (the network divides by the receiver's mass in its "
             "messages)")
-    lines += ["", f"R² force fit: each kept message channel fitted as a linear combination of the "
+    lines += ["", "Law form: which form of the law the equation matched, `softened` (the "
+              "simulator's distance r + eps) or `unsoftened` (its limit eps -> 0).",
+              "", f"R² force fit: each kept message channel fitted as a linear combination of the "
               f"components of the true {what}, plus an intercept, on all recorded test edges; the "
               "robust value drops the worst 10 % of residuals (the published number). "
               f"All-points R² against F: {', '.join(_fmt(x) for x in m['message_r2_all_force'])};"

@@ -59,6 +59,11 @@ class SRConfig:
         n_threads: worker threads (``None``: every core available to this process).
         refine_constants: re-fit the constants of every candidate in float64 (weighted by the
             sample weights) after the search.
+        trim: fraction in ``[0, 0.5)`` of the rows to leave out of the search, those whose
+            target is farthest from its median (0: keep all). A robust option for targets
+            produced by a network: its worst errors sit on its extreme outputs (rare inputs,
+            such as close encounters in an n-body system), and a squared-error search bends
+            its equations to fit them. Needs no knowledge of the true law.
     """
 
     operators: tuple[str, ...] = BASE_OPERATORS
@@ -72,6 +77,7 @@ class SRConfig:
     max_samples: int | None = 5_000
     n_threads: int | None = None
     refine_constants: bool = True
+    trim: float = 0.0
 
     def __post_init__(self) -> None:
         ops = self.operators
@@ -103,6 +109,9 @@ class SRConfig:
         if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or t <= 0):
             raise PhysDistillError(f"SRConfig.time_limit_s must be a positive number of seconds "
                                    f"or None, got {t!r}")
+        tr = self.trim
+        if isinstance(tr, bool) or not isinstance(tr, (int, float)) or not 0 <= tr < 0.5:
+            raise PhysDistillError(f"SRConfig.trim must be a fraction in [0, 0.5), got {tr!r}")
         if not isinstance(self.refine_constants, bool):
             raise PhysDistillError(f"SRConfig.refine_constants must be True or False, got "
                                    f"{self.refine_constants!r}")

@@ -159,6 +159,13 @@ class _Cleaner:
         return e, loss
 
 
+def central_rows(y: np.ndarray, trim: float) -> np.ndarray:
+    """Mask of the rows kept by :attr:`SRConfig.trim`: all but the ``trim`` fraction whose
+    ``|y - median(y)|`` is largest (ties at the cut are kept)."""
+    dev = np.abs(y - np.median(y))
+    return dev <= np.quantile(dev, 1.0 - trim)
+
+
 def regress(X: Any, y: Any, names: Sequence[str] | None = None, *,
             operators: Sequence[str] | None = None, config: SRConfig | None = None,
             backend: str | SRBackend = "operon", sample_weight: Any = None,
@@ -200,9 +207,15 @@ def regress(X: Any, y: Any, names: Sequence[str] | None = None, *,
         check_rule(rule, factor, floor)
     X, y, names, w = check_data(X, y, names, sample_weight)
     n_total = X.shape[0]
-    if config.max_samples is not None and n_total > config.max_samples:
+    n_trimmed = 0
+    if config.trim > 0:
+        keep = central_rows(y, config.trim)
+        n_trimmed = int(n_total - keep.sum())
+        X, y = X[keep], y[keep]
+        w = None if w is None else w[keep]
+    if config.max_samples is not None and X.shape[0] > config.max_samples:
         idx = np.sort(np.random.default_rng(config.seed).choice(
-            n_total, config.max_samples, replace=False))
+            X.shape[0], config.max_samples, replace=False))
         X, y = X[idx], y[idx]
         w = None if w is None else w[idx]
     variance = weighted_variance(y, w)
@@ -212,7 +225,7 @@ def regress(X: Any, y: Any, names: Sequence[str] | None = None, *,
     with SYMPY_LOCK:
         clean = _Cleaner(X, y, names, w, variance, config, floor)
         items = [clean(e) for e in found]
-        meta = {"n_samples": int(X.shape[0]), "n_total": int(n_total),
+        meta = {"n_samples": int(X.shape[0]), "n_total": int(n_total), "n_trimmed": n_trimmed,
                 "search_seconds": round(search_s, 3),
                 "clean_seconds": round(time.perf_counter() - t0 - search_s, 3),
                 "seed": config.seed, "weighted": w is not None}

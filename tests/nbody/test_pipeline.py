@@ -56,7 +56,7 @@ def test_run_folder_files_errors_resume_and_report(tmp_path):
     assert keys <= set(m)
     assert set(m["channels"][0]) == {"index", "expression", "latex", "complexity",
                                      "r2_vs_message", "ood_rel_error", "symbolic_match",
-                                     "recovered"}
+                                     "recovered", "law_form"}
     assert set(m["timings"]) == {"data", "train", "distill", "rollout"}  # report: the writer
     report = (out / "report.md").read_text()
     assert "![messages](messages_vs_force.png)" in report

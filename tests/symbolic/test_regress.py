@@ -65,7 +65,21 @@ def test_sample_weights_select_the_weighted_regime(fast_config):
     assert sympy.simplify(front.expression.rounded(4) - 3 * x0) == 0, front.table()
 
 
+def test_trim_leaves_the_extreme_targets_out_of_the_search(fast_config):
+    """A 'network' that is right except on its largest outputs (5 % of the rows, pushed far
+    out): trimmed, the search sees only the law."""
+    rng = np.random.default_rng(4)
+    X = rng.uniform(0.5, 2.0, (600, 2))
+    y = X[:, 0] * X[:, 1]
+    wild = np.argsort(y)[-30:]
+    y[wild] *= 6.0
+    front = regress(X, y, config=fast_config, trim=0.1, seed=1)
+    assert front.meta["n_trimmed"] == 60 and front.meta["n_total"] == 600
+    assert sympy.simplify(front.expression.rounded(4) - x0 * x1) == 0, front.table()
+
+
 @pytest.mark.parametrize("kwargs, match", [
+    (dict(X=np.ones((5, 2)), y=np.ones(5), trim=0.5), r"trim must be a fraction in \[0, 0.5\)"),
     (dict(X=[[1.0, np.nan]] * 5, y=[1.0] * 5), "non-finite values"),
     (dict(X=np.ones((5, 2)), y=np.ones(4)), r"shape \(5,\)"),
     (dict(X=np.ones((5, 2)), y=np.ones(5), names=["a"]), "2 unique names"),
