@@ -27,8 +27,9 @@ Started by ``torchrun`` (``WORLD_SIZE > 1``), the trainer joins the process grou
 CPU, NCCL on GPUs), broadcasts rank 0's weights, gives each rank every ``world``-th graph of
 the epoch's shared permutation (all ranks take the same number of steps), averages the
 gradients with one all-reduce of a flat gradient buffer per step (the same code with and
-without CUDA graphs, so the 2-process gloo test checks the GPU path's averaging too), and lets
-rank 0 alone write files. ``batch`` is the per-process batch.
+without CUDA graphs, so the 2-process gloo test checks the GPU path's averaging too; with CUDA
+graphs the all-reduce is captured in the step's graph), and lets rank 0 alone write files.
+``batch`` is the per-process batch.
 
 Speed
 -----
@@ -371,6 +372,9 @@ class Trainer:
         if dist_info.world > 1:
             import torch.distributed as dist
 
+            # a CUDA graph holding a captured NCCL all-reduce pins the communicator:
+            # ncclCommDestroy waits until every such graph is destroyed, so free it first
+            step.release()
             dist.barrier()
             if created_group:
                 dist.destroy_process_group()
@@ -437,6 +441,9 @@ class _EagerStep:
     def mean(self) -> float:
         return float(self.acc) / max(self.count, 1)
 
+    def release(self) -> None:
+        """Free what the step holds on the device beyond the model (nothing when eager)."""
+
     def _inputs(self, x_all: Tensor, y_all: Tensor, idx: Tensor, noise_gen: torch.Generator,
                 xb: Tensor | None = None, yb: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """The batch ``idx`` (into ``xb``/``yb`` when given), positions translated per graph."""
@@ -474,8 +481,12 @@ class _GraphStep(_EagerStep):
     RNG states are restored after warm-up and capture, so capturing does not change the
     training trajectory.
 
-    Under torchrun (``world > 1``) the graph zeroes the flat gradient buffer and the backward
-    fills it; the all-reduce of :meth:`_average_grads` follows each replay.
+    Under torchrun (``world > 1``) the graph zeroes the flat gradient buffer, the backward
+    fills it and the NCCL all-reduce of :meth:`_average_grads` averages it, all captured: one
+    replay per step, no host-side collective launch. NCCL keeps a reference on its communicator
+    for every graph that captured one of its collectives, and destroying the process group
+    waits until those graphs are gone, so the trainer calls :meth:`release` before it ends the
+    group (else the run hangs at its end).
     """
 
     def __init__(self, *args: Any) -> None:
@@ -500,12 +511,15 @@ class _GraphStep(_EagerStep):
         self.opt.zero_grad(set_to_none=True)
         if self.world > 1:
             self._zero_grads()  # makes the flat gradient buffer outside the graph
+            self._average_grads()  # every rank: one eager all-reduce of that size (connects)
+            torch.cuda.synchronize(self.device)
         self.graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self.graph):
             if self.world > 1:
                 self._zero_grads()  # the flat buffer exists: _capture made it first
             total, logged = self._loss(self.xb, self.yb)
             total.backward()
+            self._average_grads()  # several processes: the all-reduce is captured too
             self.acc += logged.detach().double()
         with torch.no_grad():
             for k, v in self.model.named_buffers():
@@ -520,9 +534,15 @@ class _GraphStep(_EagerStep):
             self._capture(x_all, y_all, idx, noise_gen)
         self._inputs(x_all, y_all, idx, noise_gen, self.xb, self.yb)
         self.graph.replay()
-        self._average_grads()
         self.opt.step()
         self.count += 1
+
+    def release(self) -> None:
+        """Destroy the captured graph (after the device has finished its replays)."""
+        if self.graph is not None:
+            torch.cuda.synchronize(self.device)
+            self.graph.reset()
+            self.graph = None
 
 
 # ---------------------------------------------------------------------------------------------

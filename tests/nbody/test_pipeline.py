@@ -14,28 +14,28 @@ from physdistill.runs import RunFolder
 TINY = dict(law="spring", sims=30, steps=50, epochs=1, hidden=8, batch=16, sr_seconds=1.0,
             sr_samples=200, rollout_systems=2, device="cpu")
 
-#: the small real run: ~2 min on 2 cores
-SPRING = dict(law="spring", reg="bottleneck", sims=500, epochs=30, hidden=64,
-              sr_seconds=20.0, rollout_systems=4, device="cpu")
+#: the real default run, ``physdistill nbody spring`` (quick preset: 2,000 systems, 20 epochs,
+#: width 128, 40 s searches), with fewer rollout systems; ~3 min on 2 cores
+SPRING = dict(law="spring", reg="bottleneck", rollout_systems=4, device="cpu")
 
 
-def test_spring_bottleneck_end_to_end_learns_the_force(tmp_path):
-    """A real (small) spring run: the kept messages are the spring force, and the distilled
-    equations reproduce the messages.
+def test_spring_bottleneck_end_to_end_recovers_the_law(tmp_path):
+    """The default spring run, simulate -> train -> distil -> compare: the kept messages are the
+    spring force, the distilled equations reproduce them, and the spring law is recovered.
 
-    Whether symbolic regression then returns exactly the spring form varies between machines at
-    this size (CPU training is not bit-identical across machines): on 2026-11-28 four runs of
-    this configuration recovered 2, 1, 0 and 0 of the 2 channels, and with the pipeline's 50x
-    selection window seeds 0, 1 and 2 recovered none. The misses chose candidates with spurious
-    ``m1`` factors, which this small network's messages really contain (in seed 0's run the
-    exact form was on both fronts, at 48-53x the lowest loss). So ``recovered`` is reported
-    here, not asserted.
+    On this workstation (2026-11-30) this run recovered the law in both channels, twice. A
+    shorter run (10 epochs) recovered 2 and 1 channels on seeds 0 and 1, and 1,000 systems x 12
+    epochs recovered 0 and 1: those smaller networks carry a real ``m1`` dependence in their
+    messages (all-edge R² 0.92-0.99), which the searches then model. CPU training is not
+    bit-identical across machines, so the assertion is that at least one channel is the spring
+    law, exactly; ``recovered`` (both channels) is checked for consistency and reported.
     """
     m = run_nbody(NBodyConfig(**SPRING), tmp_path / "run", progress=False)
     assert m["target"] == "force"
-    assert min(m["message_r2_all"]) > 0.97
+    assert min(m["message_r2_all"]) > 0.99
     for c in m["channels"]:
         assert c["r2_vs_message"] > 0.9, c
+    assert any(c["recovered"] for c in m["channels"]), m["channels"]
     assert m["recovered"] == all(c["recovered"] for c in m["channels"])
     for split in ("held_out", "ood"):
         assert all(0 <= m["rollout"][split][k] < 10 for k in ("truth", "gnn", "symbolic"))
