@@ -226,17 +226,15 @@ def judge_force(eq, law, inputs: dict[str, np.ndarray], dim: int, target: str = 
     Returns the comparison and the form of the law it matched: ``"softened"`` (the
     simulator's force, distance ``r + eps``) or, when that fails, ``"unsoftened"`` (its limit
     ``eps -> 0``, the physical law; e.g. ``m1 m2 dx / r**3`` for r2). The softening
-    (``eps = 0.01``) is a numerical regulariser of the simulator; it changes the force by
-    ``2 eps / r`` (2 % at ``r = 1``), well inside what a trained network's messages resolve,
-    and the published recoveries state the unsoftened laws. When neither form matches, the
+    (``eps = 0.01``) is a numerical regulariser of the simulator; it changes the inverse-power
+    forces by about ``2 eps / r`` (2 % at ``r = 1``), finer than a trained network's messages
+    resolve, and the published recoveries state the unsoftened laws. When neither form matches, the
     softened comparison is returned.
 
     For charged laws the charges are signs (+-1), on which ``q**k`` and ``q**(k mod 2)`` (so
     ``q`` and ``1/q``) are the same function and no data can tell them apart: the equation is
     compared with its powers of ``q1, q2`` reduced that way, and the out-of-distribution points
     keep the charges at +-1."""
-    from dataclasses import replace as _replace
-
     from physdistill.symbolic import Expression, compare, parse_expression
 
     derived = {"r": "sqrt(" + " + ".join(f"d{a}**2" for a in ("x", "y", "z")[:dim]) + ")"}
@@ -247,7 +245,7 @@ def judge_force(eq, law, inputs: dict[str, np.ndarray], dim: int, target: str = 
         eq = eq.sympy() if isinstance(eq, Expression) else parse_expression(str(eq), list(inputs))
         eq = eq.replace(lambda e: e.is_Pow and e.base in charges and e.exp.is_Integer,
                         lambda e: e.base ** (int(e.exp) % 2))
-    forms = [("softened", law)] + ([("unsoftened", _replace(law, eps=0.0))] if law.eps > 0
+    forms = [("softened", law)] + ([("unsoftened", replace(law, eps=0.0))] if law.eps > 0
                                    else [])
     first = None
     for form, variant in forms:
@@ -256,7 +254,8 @@ def judge_force(eq, law, inputs: dict[str, np.ndarray], dim: int, target: str = 
                       match_tol=MATCH_TOL, rel_tol=REL_TOL, rel_floor=REL_FLOOR, seed=seed)
         if cmp.recovered:
             return cmp, form
-        first = first or cmp
+        if first is None:
+            first = cmp
     return first, "none"
 
 

@@ -109,7 +109,7 @@ def _markdown(m: dict, distill: dict, figs: dict[str, str]) -> str:
         lines.append(f"| {c['index']} | ${c['latex']}$ | {c['complexity']} | {_fmt(r2)} | "
                      f"{_fmt(r2r)} | {_fmt(c['r2_vs_message'])} | {_fmt(c['ood_rel_error'])} | "
                      f"{_fmt(c['symbolic_match'])} | {_fmt(c['recovered'])} | "
-                     f"{c.get('law_form', '-')} |")
+                     f"{c['law_form']} |")
     what = ("pair force F" if m["target"] == "force" else
             "pair acceleration F / m1 (the network divides by the receiver's mass in its "
             "messages)")
