@@ -42,10 +42,12 @@ from physdistill.runs import RunFolder
 PRESETS: dict[str, dict[str, Any]] = {
     # sized so that each of spring, r1, r2, charge runs in <= 10 min on a 2-core CPU
     "quick": {"sims": 2000, "steps": 500, "epochs": 20, "hidden": 128, "batch": 64,
-              "lr": 3e-3, "steps_per_epoch": None, "sr_seconds": 40.0, "sr_samples": 2000},
+              "lr": 3e-3, "steps_per_epoch": None, "sr_seconds": 120.0, "sr_samples": 2000,
+              "sr_restarts": 4},
     # Cranmer et al. 2020 (reference.md §1); for GPUs
     "full": {"sims": 10_000, "steps": 500, "epochs": 30, "hidden": 300, "batch": 64,
-             "lr": 1e-3, "steps_per_epoch": 5000, "sr_seconds": 120.0, "sr_samples": 5000},
+             "lr": 1e-3, "steps_per_epoch": 5000, "sr_seconds": 240.0, "sr_samples": 5000,
+             "sr_restarts": 4},
 }
 #: operators of every force-law search: the built-in laws' pair forces are rational functions of
 #: the edge variables (softening included), so these suffice; :func:`force_operators` adds the
@@ -77,6 +79,16 @@ SELECTION_FACTOR = 50.0
 #: :func:`judge_force`), as with the edges the reference's trimmed force fit keeps. Uses no
 #: knowledge of the law.
 SR_TRIM = 0.1
+#: evaluation budget of each of a channel's searches; the clock (``sr_seconds / sr_restarts``,
+#: 30 s in the quick preset) is only a safety net. An evaluation budget ends a search at the same
+#: point on any machine, so the equations found from given messages do not depend on the
+#: machine's speed. 300,000 evaluations on 2,000 edges take about 17 s on one core (a 2-D run's
+#: two channels search at once, one core each on a 2-core machine), 8.5 s on two. On one
+#: quick-preset charge network, single searches of this size found the law in 3 of 16 (channel,
+#: seed) pairs and settled in ``q1 q2 dy / r**2`` or similar in the rest; searches 3x longer
+#: (1e6 evaluations, or 80 s) ended in the same forms. Pooled over seeds 0-1 (and every longer
+#: prefix of 0-7), both channels were the law.
+SR_EVALUATIONS = 300_000
 
 
 @dataclass(frozen=True)
@@ -93,6 +105,9 @@ class NBodyConfig:
         epochs, hidden, batch, lr, steps_per_epoch: training (see :class:`TrainConfig`).
         sr_seconds: time budget of each channel's symbolic regression.
         sr_samples: recorded edges given to each regression.
+        sr_restarts: independent searches per channel, pooled into one front
+            (:attr:`~physdistill.symbolic.SRConfig.restarts`); each gets ``sr_seconds /
+            sr_restarts`` and :data:`SR_EVALUATIONS` evaluations, whichever ends first.
         rollout_systems: systems per rollout set (held-out and out-of-distribution).
         seed: seed of everything.
         device: ``auto``, ``cpu`` or ``cuda``.
@@ -116,6 +131,7 @@ class NBodyConfig:
     steps_per_epoch: int | None = None
     sr_seconds: float | None = None
     sr_samples: int | None = None
+    sr_restarts: int | None = None
     rollout_systems: int = 32
     seed: int = 0
     device: str = "auto"
@@ -137,7 +153,7 @@ class NBodyConfig:
         fill = {k: v for k, v in PRESETS[self.preset].items() if getattr(self, k) is None}
         cfg = replace(self, **fill)
         for name in ("n", "dim", "sims", "steps", "epochs", "hidden", "batch", "sr_samples",
-                     "rollout_systems"):
+                     "sr_restarts", "rollout_systems"):
             v = getattr(cfg, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise PhysDistillError(f"{name} must be a positive integer, got {v!r}")
@@ -334,8 +350,10 @@ def force_symbolic_model(edge_fn, cfg: NBodyConfig, law):
     m1, m2, q1, q2``, the law's force operators and the run's SR budget (``cfg`` resolved)."""
     from physdistill.symbolic import SRConfig, SymbolicModel
 
-    sr = SRConfig(operators=force_operators(law, cfg.dim), time_limit_s=cfg.sr_seconds,
-                  max_samples=cfg.sr_samples, seed=cfg.seed, max_length=30, trim=SR_TRIM)
+    sr = SRConfig(operators=force_operators(law, cfg.dim),
+                  time_limit_s=cfg.sr_seconds / cfg.sr_restarts, max_evaluations=SR_EVALUATIONS,
+                  restarts=cfg.sr_restarts, max_samples=cfg.sr_samples, seed=cfg.seed,
+                  max_length=30, trim=SR_TRIM)
     names = ["dx", "dy", "dz"][:cfg.dim] + ["r", "m1", "m2", "q1", "q2"]
     return SymbolicModel(edge_fn, input_names=input_names(cfg.dim),
                          transforms=edge_transforms(cfg.dim), features=names, config=sr,

@@ -22,7 +22,8 @@ def _common(p: argparse.ArgumentParser) -> None:
                             ("epochs", int, "training epochs"),
                             ("hidden", int, "MLP width"), ("batch", int, "graphs per step"),
                             ("lr", float, "peak learning rate"),
-                            ("sr-seconds", float, "symbolic-regression seconds per channel")):
+                            ("sr-seconds", float, "symbolic-regression seconds per channel"),
+                            ("sr-restarts", int, "pooled searches per channel")):
         p.add_argument(f"--{name}", type=typ, help=f"{what} (default: the preset's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
@@ -68,7 +69,8 @@ def _config(args: argparse.Namespace, **extra):
 
     return NBodyConfig(preset=args.preset, n=args.n, dim=args.dim, sims=args.sims,
                        epochs=args.epochs, hidden=args.hidden, batch=args.batch, lr=args.lr,
-                       sr_seconds=args.sr_seconds, seed=args.seed, device=args.device, **extra)
+                       sr_seconds=args.sr_seconds, sr_restarts=args.sr_restarts,
+                       seed=args.seed, device=args.device, **extra)
 
 
 def run_nbody_cmd(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from physdistill._io import atomic_write_text
+from physdistill.devices import resolve_device
 from physdistill.errors import PhysDistillError
 from physdistill.nbody.pipeline import NBodyConfig, run_nbody
 
@@ -46,10 +47,11 @@ def run_table(laws: list[str], regs: list[str], out: str | Path, base: NBodyConf
         law = get_law(law_name)
         cfg0 = replace(base, law=law_name, potential=None).resolved()
         data = out / f"data-{law_name}"
-        if not (data / "meta.json").is_file():
+        if not (data / "meta.json").is_file():  # simulated where the runs train
+            sim_device = "cuda" if resolve_device(cfg0.device).type == "cuda" else "cpu"
             make_dataset(law, SimConfig(n=cfg0.n, dim=cfg0.dim, sims=cfg0.sims,
-                                        steps=cfg0.steps, seed=cfg0.seed), data, force=True,
-                         progress=progress)
+                                        steps=cfg0.steps, seed=cfg0.seed, device=sim_device),
+                         data, force=True, progress=progress)
         for reg in regs:
             cfg = replace(cfg0, reg=reg, data=str(data))
             run_dir = out / f"{law_name}-{reg}"

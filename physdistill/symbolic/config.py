@@ -64,6 +64,12 @@ class SRConfig:
             produced by a network: its worst errors sit on its extreme outputs (rare inputs,
             such as close encounters in an n-body system), and a squared-error search bends
             its equations to fit them. Needs no knowledge of the true law.
+        restarts: independent searches on the same rows (seeds ``seed, seed + 1, ...``) whose
+            candidates are pooled into one front; ``time_limit_s`` and ``max_evaluations``
+            apply to each. Genetic programming often settles early in a local optimum (on
+            n-body messages, a short form such as ``q1 q2 dy / r**2``), and a longer search of
+            the same seed then only refines it; pooled restarts find the law far more often
+            for the same total budget (see docs/symbolic.md).
     """
 
     operators: tuple[str, ...] = BASE_OPERATORS
@@ -78,6 +84,7 @@ class SRConfig:
     n_threads: int | None = None
     refine_constants: bool = True
     trim: float = 0.0
+    restarts: int = 1
 
     def __post_init__(self) -> None:
         ops = self.operators
@@ -105,6 +112,7 @@ class SRConfig:
         _check_int("seed", self.seed, 0, allow_none=True)
         _check_int("max_samples", self.max_samples, 10, allow_none=True)
         _check_int("n_threads", self.n_threads, 1, allow_none=True)
+        _check_int("restarts", self.restarts, 1)
         t = self.time_limit_s
         if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or t <= 0):
             raise PhysDistillError(f"SRConfig.time_limit_s must be a positive number of seconds "

@@ -4,7 +4,8 @@ Pipeline:
 
 1. check the data (finite, shapes, weights >= 0) and the names;
 2. subsample to ``config.max_samples`` rows (seeded) if there are more;
-3. run the backend (pyoperon by default) and read its front through the safe parser;
+3. run the backend (pyoperon by default) ``config.restarts`` times with seeds ``seed, seed + 1,
+   ...`` and read each front through the safe parser (the candidates are pooled);
 4. clean every candidate: cheap sympy rewrites when they give a simpler supported form
    (:func:`~physdistill.symbolic.expr.tidy`); re-fit
    its constants in float64 with the sample weights (``config.refine_constants``); round the
@@ -220,12 +221,17 @@ def regress(X: Any, y: Any, names: Sequence[str] | None = None, *,
         w = None if w is None else w[idx]
     variance = weighted_variance(y, w)
     t0 = time.perf_counter()
-    found = engine.search(X, y, names, config, w)
+    found: dict[str, Expression] = {}
+    for k in range(config.restarts):
+        run = config if k == 0 or config.seed is None else config.replace(seed=config.seed + k)
+        for e in engine.search(X, y, names, run, w):
+            found.setdefault(str(e), e)
     search_s = time.perf_counter() - t0
     with SYMPY_LOCK:
         clean = _Cleaner(X, y, names, w, variance, config, floor)
-        items = [clean(e) for e in found]
+        items = [clean(e) for e in found.values()]
         meta = {"n_samples": int(X.shape[0]), "n_total": int(n_total), "n_trimmed": n_trimmed,
+                "restarts": config.restarts,
                 "search_seconds": round(search_s, 3),
                 "clean_seconds": round(time.perf_counter() - t0 - search_s, 3),
                 "seed": config.seed, "weighted": w is not None}

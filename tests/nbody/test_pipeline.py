@@ -12,31 +12,29 @@ from physdistill.runs import RunFolder
 
 #: a tiny run for the mechanics (it recovers nothing)
 TINY = dict(law="spring", sims=30, steps=50, epochs=1, hidden=8, batch=16, sr_seconds=1.0,
-            sr_samples=200, rollout_systems=2, device="cpu")
+            sr_samples=200, sr_restarts=1, rollout_systems=2, device="cpu")
 
 #: the real default run, ``physdistill nbody spring`` (quick preset: 2,000 systems, 20 epochs,
-#: width 128, 40 s searches), with fewer rollout systems; ~3 min on 2 cores
+#: width 128, 4 pooled searches per channel), with fewer rollout systems; ~3.5 min on 2 cores
 SPRING = dict(law="spring", reg="bottleneck", rollout_systems=4, device="cpu")
 
 
 def test_spring_bottleneck_end_to_end_recovers_the_law(tmp_path):
     """The default spring run, simulate -> train -> distil -> compare: the kept messages are the
-    spring force, the distilled equations reproduce them, and the spring law is recovered.
+    spring force, the distilled equations reproduce them, and the spring law is recovered in
+    both channels.
 
-    On this workstation (2026-11-30) this run recovered the law in both channels, twice. A
-    shorter run (10 epochs) recovered 2 and 1 channels on seeds 0 and 1, and 1,000 systems x 12
-    epochs recovered 0 and 1: those smaller networks carry a real ``m1`` dependence in their
-    messages (all-edge R² 0.92-0.99), which the searches then model. CPU training is not
-    bit-identical across machines, so the assertion is that at least one channel is the spring
-    law, exactly; ``recovered`` (both channels) is checked for consistency and reported.
+    On this workstation (2026-11-30) the default spring run recovered both channels on seeds 0,
+    1 and 2. The searches end on an evaluation budget, not on the clock, so a slower machine
+    finds the same equations from the same messages.
     """
     m = run_nbody(NBodyConfig(**SPRING), tmp_path / "run", progress=False)
     assert m["target"] == "force"
     assert min(m["message_r2_all"]) > 0.99
     for c in m["channels"]:
         assert c["r2_vs_message"] > 0.9, c
-    assert any(c["recovered"] for c in m["channels"]), m["channels"]
-    assert m["recovered"] == all(c["recovered"] for c in m["channels"])
+        assert c["recovered"] and c["symbolic_match"] and c["law_form"] == "softened", c
+    assert m["recovered"] is True
     for split in ("held_out", "ood"):
         assert all(0 <= m["rollout"][split][k] < 10 for k in ("truth", "gnn", "symbolic"))
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())

@@ -8,7 +8,7 @@ import pytest
 import sympy
 
 from physdistill.errors import PhysDistillError
-from physdistill.symbolic import compare, regress
+from physdistill.symbolic import SRBackend, compare, regress
 
 x0, x1, x2 = sympy.symbols("x0 x1 x2")
 
@@ -78,7 +78,37 @@ def test_trim_leaves_the_extreme_targets_out_of_the_search(fast_config):
     assert sympy.simplify(front.expression.rounded(4) - x0 * x1) == 0, front.table()
 
 
+class _OneFormPerSeed(SRBackend):
+    """A search that settles in a different local optimum for each seed (as genetic
+    programming does): seed 0 returns ``x0``, any other seed also ``x0*x1``."""
+
+    name = "one-form-per-seed"
+    operator_map = {"+": "+", "-": "-", "*": "*", "/": "/"}
+
+    def __init__(self):
+        self.seeds = []
+
+    def _search(self, X, y, names, config, sample_weight):
+        self.seeds.append(config.seed)
+        return ["x0"] if config.seed == 0 else ["x0", "x0*x1"]
+
+
+@pytest.mark.parametrize("seed, seeds", [(0, [0, 1, 2]), (None, [None, None, None])])
+def test_restarts_pool_the_fronts_of_independent_searches(seed, seeds):
+    X = np.random.default_rng(5).uniform(0.5, 2.0, (200, 2))
+    y = X[:, 0] * X[:, 1]
+    one = regress(X, y, backend=_OneFormPerSeed(), seed=0)
+    assert str(one.expression) == "x0" and one.meta["restarts"] == 1
+    engine = _OneFormPerSeed()
+    pooled = regress(X, y, backend=engine, seed=seed, restarts=3)
+    assert engine.seeds == seeds
+    assert str(pooled.expression) == "x0*x1" and pooled.meta["restarts"] == 3
+    # each distinct candidate is cleaned and kept once
+    assert [str(c.expression) for c in pooled.candidates] == ["x0", "x0*x1"]
+
+
 @pytest.mark.parametrize("kwargs, match", [
+    (dict(X=np.ones((5, 2)), y=np.ones(5), restarts=0), "restarts must be an integer >= 1"),
     (dict(X=np.ones((5, 2)), y=np.ones(5), trim=0.5), r"trim must be a fraction in \[0, 0.5\)"),
     (dict(X=[[1.0, np.nan]] * 5, y=[1.0] * 5), "non-finite values"),
     (dict(X=np.ones((5, 2)), y=np.ones(4)), r"shape \(5,\)"),
