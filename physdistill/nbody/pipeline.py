@@ -332,7 +332,9 @@ def _stage_train(run: RunFolder, cfg: NBodyConfig, data: Path, progress: bool, r
     _log(progress, f"[2/5] training the {cfg.reg} OGN ({cfg.epochs} epochs, "
                    f"hidden {cfg.hidden}, batch {cfg.batch})")
     with run.stage("train") as info:
-        model = OGN(OGNConfig(dim=cfg.dim, variant=cfg.reg, hidden=cfg.hidden))
+        with torch.random.fork_rng(devices=[]):  # the initial weights follow the run's seed only
+            torch.manual_seed(cfg.seed)
+            model = OGN(OGNConfig(dim=cfg.dim, variant=cfg.reg, hidden=cfg.hidden))
         tcfg = TrainConfig(epochs=cfg.epochs, batch=cfg.batch, lr=cfg.lr,
                            steps_per_epoch=cfg.steps_per_epoch, seed=cfg.seed,
                            device=cfg.device)

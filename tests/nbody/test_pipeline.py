@@ -111,3 +111,20 @@ def test_table_on_a_tiny_grid(tmp_path):
     assert "1.000 / 1.000" in text  # SymTorch's published spring/bottleneck robust R^2
     assert (tmp_path / "table.md").read_text() == text
     assert (tmp_path / "spring-l1" / "metrics.json").is_file()
+
+
+def test_a_run_depends_on_its_seed_alone(tmp_path):
+    """The network's initial weights come from the run's seed, not from whatever the process's
+    global random state is (e.g. which tests ran before)."""
+    import torch
+
+    from physdistill._io import load_state
+
+    def weights(name: str, global_seed: int) -> dict:
+        torch.manual_seed(global_seed)
+        run_nbody(NBodyConfig(**{**TINY, "epochs": 1}), tmp_path / name, progress=False)
+        return load_state(tmp_path / name / "model" / "checkpoint.safetensors")["model"]
+
+    a, b = weights("a", 1), weights("b", 2)
+    assert a.keys() == b.keys() and len(a) > 0
+    assert all(torch.equal(a[k], b[k]) for k in a)
