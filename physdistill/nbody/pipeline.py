@@ -279,6 +279,11 @@ def judge_force(eq, law, inputs: dict[str, np.ndarray], dim: int, target: str = 
 # stages
 
 
+def simulation_device(device: str) -> str:
+    """Where a run's dataset is simulated: on the GPU when the run trains there, else the CPU."""
+    return "cuda" if resolve_device(device).type == "cuda" else "cpu"
+
+
 def _stage_data(run: RunFolder, cfg: NBodyConfig, law, progress: bool) -> Path:
     from physdistill.nbody.dataset import load_dataset, make_dataset
     from physdistill.nbody.simulate import SimConfig
@@ -295,9 +300,8 @@ def _stage_data(run: RunFolder, cfg: NBodyConfig, law, progress: bool) -> Path:
         return path
     _log(progress, f"[1/5] simulating {cfg.sims} {law.name} systems x {cfg.steps} steps")
     with run.stage("data") as info:
-        sim_device = "cuda" if resolve_device(cfg.device).type == "cuda" else "cpu"
         make_dataset(law, SimConfig(n=cfg.n, dim=cfg.dim, sims=cfg.sims, steps=cfg.steps,
-                                    seed=cfg.seed, device=sim_device),
+                                    seed=cfg.seed, device=simulation_device(cfg.device)),
                      path, force=True, progress=progress)
         info["path"] = str(path)
     return path

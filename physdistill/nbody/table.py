@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from physdistill._io import atomic_write_text
-from physdistill.devices import resolve_device
 from physdistill.errors import PhysDistillError
-from physdistill.nbody.pipeline import NBodyConfig, run_nbody
+from physdistill.nbody.pipeline import NBodyConfig, run_nbody, simulation_device
 
 REFERENCE_FILE = Path(__file__).resolve().parents[2] / "experiments" / "reference_numbers.json"
 
@@ -47,10 +46,10 @@ def run_table(laws: list[str], regs: list[str], out: str | Path, base: NBodyConf
         law = get_law(law_name)
         cfg0 = replace(base, law=law_name, potential=None).resolved()
         data = out / f"data-{law_name}"
-        if not (data / "meta.json").is_file():  # simulated where the runs train
-            sim_device = "cuda" if resolve_device(cfg0.device).type == "cuda" else "cpu"
+        if not (data / "meta.json").is_file():
             make_dataset(law, SimConfig(n=cfg0.n, dim=cfg0.dim, sims=cfg0.sims,
-                                        steps=cfg0.steps, seed=cfg0.seed, device=sim_device),
+                                        steps=cfg0.steps, seed=cfg0.seed,
+                                        device=simulation_device(cfg0.device)),
                          data, force=True, progress=progress)
         for reg in regs:
             cfg = replace(cfg0, reg=reg, data=str(data))
