@@ -3,7 +3,8 @@ r"""``regress``: one symbolic-regression run, from data to a Pareto front with a
 Pipeline:
 
 1. check the data (finite, shapes, weights >= 0) and the names;
-2. subsample to ``config.max_samples`` rows (seeded) if there are more;
+2. leave out the ``config.trim`` fraction of rows whose target is farthest from its median,
+   then subsample to ``config.max_samples`` rows (seeded) if there are more;
 3. run the backend (pyoperon by default) ``config.restarts`` times with seeds ``seed, seed + 1,
    ...`` and read each front through the safe parser (the candidates are pooled);
 4. clean every candidate: cheap sympy rewrites when they give a simpler supported form
