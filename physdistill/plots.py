@@ -1,16 +1,41 @@
 """The one plotting module. Every figure the package draws is a function here.
 
 Functions take plain arrays (numpy) and a path, draw with matplotlib's Agg backend (no screen
-needed), and write the PNG atomically. They return the path written.
+needed) in one house style (:data:`STYLE`: constrained layout, so labels never overlap;
+the Okabe-Ito colour-blind-safe palette :data:`COLORS`; one font size), and write the PNG and an
+SVG beside it (same name, ``.svg``) atomically. They return the PNG's path.
+
+Residual figures show the bulk and the tails: symmetric-log axes (linear within a stated
+threshold), quantile-clipped colour scales and axis ranges whose clipping is written on the
+figure, and binned medians with 5-95 % bands. :func:`axis_coverage` measures how much of each
+axis the data fill; the tests use it to catch degenerate plots (a cloud collapsed on a line).
 """
 
 from __future__ import annotations
 
+import functools
 import io
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from physdistill._io import atomic_write_bytes
+
+#: Okabe & Ito (2008), distinguishable under the common colour-vision deficiencies
+COLORS = {"blue": "#0072B2", "orange": "#E69F00", "vermillion": "#D55E00",
+          "green": "#009E73", "sky": "#56B4E9", "purple": "#CC79A7", "yellow": "#F0E442",
+          "black": "#000000"}
+#: the rcParams every figure is drawn with
+STYLE = {"font.size": 9, "axes.titlesize": 9, "axes.labelsize": 9, "legend.fontsize": 8,
+         "xtick.labelsize": 8, "ytick.labelsize": 8, "figure.titlesize": 10,
+         "figure.constrained_layout.use": True, "axes.grid": True, "grid.alpha": 0.25,
+         "axes.prop_cycle": None, "svg.fonttype": "none", "image.cmap": "viridis"}
+#: (held-out, out-of-distribution) colours of the residual figures
+HELD_OUT, OOD = COLORS["blue"], COLORS["orange"]
+#: reference artists (identity lines, zero lines) carry this gid; axis_coverage skips them
+REFERENCE = "reference"
 
 
 def _plt() -> Any:
@@ -22,130 +47,259 @@ def _plt() -> Any:
     return plt
 
 
+def _styled(fn: Callable[..., Path]) -> Callable[..., Path]:
+    """Draw ``fn``'s figure under :data:`STYLE`."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Path:
+        plt = _plt()
+        from cycler import cycler
+
+        style = {**STYLE, "axes.prop_cycle": cycler(color=list(COLORS.values()))}
+        with plt.rc_context(style):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
 def save_figure(fig: Any, path: str | Path, dpi: int = 120) -> Path:
-    """Render ``fig`` to PNG in memory, write it atomically, and close it."""
+    """Write ``fig`` as PNG at ``path`` and as SVG beside it (atomically), close it, and return
+    the PNG's path."""
     plt = _plt()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    path = Path(path)
+    for suffix, kw in ((".png", {"dpi": dpi}), (".svg", {})):
+        buf = io.BytesIO()
+        fig.savefig(buf, format=suffix[1:], **kw)
+        atomic_write_bytes(path.with_suffix(suffix), buf.getvalue())
     plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
-    return Path(path)
+    return path
 
 
+def _ref(artist: Any) -> Any:
+    artist.set_gid(REFERENCE)
+    return artist
+
+
+def axis_coverage(ax: Any, q: float = 1.0) -> tuple[float, float] | None:
+    """Fractions of the x and y axis that the central ``100 - 2q`` % of the data span.
+
+    Data are the points of lines, scatters, bands and meshes on ``ax``, mapped to axes
+    coordinates (so log and symlog scales count as drawn), clipped to the axes; artists with
+    gid :data:`REFERENCE` (identity or zero lines) and shaded spans are not data. ``None`` when
+    ``ax`` holds no data (a colour bar).
+    """
+    pts = []
+    for line in ax.get_lines():
+        if line.get_gid() != REFERENCE:
+            pts.append(np.column_stack(line.get_data()).astype(float))
+    for coll in ax.collections:
+        if coll.get_gid() == REFERENCE:
+            continue
+        if hasattr(coll, "get_coordinates"):  # QuadMesh
+            pts.append(coll.get_coordinates().reshape(-1, 2))
+        elif coll.get_offsets() is not None and len(coll.get_offsets()) > 1:
+            pts.append(np.asarray(coll.get_offsets(), float))
+        else:
+            pts += [p.vertices for p in coll.get_paths()]
+    pts = [p for p in pts if p.size]
+    if not pts:
+        return None
+    xy = np.concatenate(pts)
+    xy = xy[np.isfinite(xy).all(1)]
+    if not len(xy):
+        return None
+    frac = ax.transAxes.inverted().transform(ax.transData.transform(xy))
+    frac = np.clip(frac[np.isfinite(frac).all(1)], 0.0, 1.0)
+    lo, hi = np.percentile(frac, [q, 100 - q], axis=0)
+    return float(hi[0] - lo[0]), float(hi[1] - lo[1])
+
+
+def binned_quantiles(x: Any, y: Any, bins: int = 20, log: bool = False,
+                     min_count: int = 10) -> dict[str, np.ndarray]:
+    """Median and 5 / 95 % quantiles of ``y`` in ``bins`` equal-width (``log``: log-width) bins
+    of ``x``; bins with fewer than ``min_count`` points are dropped.
+
+    Returns ``{"x", "median", "q05", "q95", "count"}`` (bin centres and per-bin values).
+    """
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    ok = np.isfinite(x) & np.isfinite(y) & ((x > 0) if log else True)
+    x, y = x[ok], y[ok]
+    empty = {k: np.zeros(0) for k in ("x", "median", "q05", "q95", "count")}
+    if x.size < min_count:
+        return empty
+    tx = np.log(x) if log else x
+    edges = np.linspace(tx.min(), tx.max(), bins + 1)
+    which = np.clip(np.digitize(tx, edges) - 1, 0, bins - 1)
+    rows = []
+    for b in range(bins):
+        yb = y[which == b]
+        if yb.size >= min_count:
+            c = 0.5 * (edges[b] + edges[b + 1])
+            rows.append((np.exp(c) if log else c, *np.percentile(yb, [50, 5, 95]), yb.size))
+    if not rows:
+        return empty
+    a = np.array(rows)
+    return dict(zip(("x", "median", "q05", "q95", "count"), a.T))
+
+
+def _band(ax: Any, x: Any, y: Any, color: str, label: str, log: bool = False) -> None:
+    b = binned_quantiles(x, y, log=log, min_count=30)
+    if b["x"].size:
+        ax.fill_between(b["x"], b["q05"], b["q95"], color=color, alpha=0.3, lw=1,
+                        edgecolor=color, zorder=2, label=f"{label}: 5-95 %")
+        ax.plot(b["x"], b["median"], color=color, lw=1.8, zorder=3,
+                label=f"{label}: median")
+
+
+def _symlog_y(ax: Any, values: np.ndarray, unit: str = "") -> str:
+    """Symmetric-log y axis, linear within the median |value| (shaded grey), ticks at zero and
+    whole decades outside the linear range; returns the rule, for the title."""
+    a = np.abs(values[np.isfinite(values)])
+    lin = float(np.median(a)) if a.size else 1.0
+    lin = lin if lin > 0 else (float(a.max()) if a.size and a.max() > 0 else 1.0)
+    top = max(float(a.max()) * 1.3 if a.size else 1.0, 2 * lin)
+    ax.set_yscale("symlog", linthresh=lin)
+    ax.set_ylim(-top, top)
+    ax.axhspan(-lin, lin, color="0.85", alpha=0.4, lw=0, zorder=0)
+    ks = list(range(int(np.floor(np.log10(lin))) + 1, int(np.floor(np.log10(top))) + 1))
+    ks = ks[::max(1, -(-len(ks) // 4))]
+    if ks:
+        ticks = [-(10.0 ** k) for k in ks[::-1]] + [0.0] + [10.0 ** k for k in ks]
+        labels = [f"$-10^{{{k}}}$" for k in ks[::-1]] + ["0"] + [f"$10^{{{k}}}$" for k in ks]
+    else:
+        ticks, labels = [-lin, 0.0, lin], [f"{-lin:.2g}", "0", f"{lin:.2g}"]
+    ax.set_yticks(ticks, labels=labels)
+    return f"symmetric log, linear (grey) within ±{lin:.2g}{unit} = median |.|"
+
+
+@_styled
 def loss_curves(history: dict[str, list[float]], path: str | Path, title: str = "training",
                 logy: bool = True) -> Path:
     """Plot named loss series against epoch (or step)."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig, ax = _plt().subplots(figsize=(5, 3.5))
     for name, values in history.items():
         if len(values):
-            ax.plot(range(1, len(values) + 1), values, label=name)
+            ax.plot(range(1, len(values) + 1), values, "o-" if len(values) < 20 else "-",
+                    ms=3, label=name)
     if logy:
         ax.set_yscale("log")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss")
-    ax.set_title(title)
+    ax.set(xlabel="epoch", ylabel="loss", title=title)
     ax.legend()
     return save_figure(fig, path)
 
 
+@_styled
 def pareto_front(complexity: list[int], loss: list[float], path: str | Path,
                  chosen: int | None = None, title: str = "Pareto front") -> Path:
     """Loss vs complexity of the candidate equations; the chosen one is circled."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(4.5, 3.5))
-    ax.plot(complexity, loss, "o-", ms=4)
+    fig, ax = _plt().subplots(figsize=(4.5, 3.5))
+    ax.plot(complexity, loss, "o-", ms=4, color=HELD_OUT, label="candidates")
     if chosen is not None:
-        ax.plot([complexity[chosen]], [loss[chosen]], "o", ms=12, mfc="none", mec="red",
-                label="chosen")
-        ax.legend()
+        ax.plot([complexity[chosen]], [loss[chosen]], "o", ms=12, mfc="none",
+                mec=COLORS["vermillion"], mew=1.5, label="chosen")
+    ax.legend()
     ax.set_yscale("log")
-    ax.set_xlabel("complexity")
-    ax.set_ylabel("loss")
-    ax.set_title(title)
+    ax.set(xlabel="complexity (expression nodes)", ylabel="loss (mean squared error)",
+           title=title)
     return save_figure(fig, path)
 
 
 # --- n-body -----------------------------------------------------------------------------------
 
 
+@_styled
 def identity_scatter(panels: list[dict[str, Any]], path: str | Path,
                      title: str = "message vs fitted force") -> Path:
     """One scatter per panel of ``y`` against ``x`` with the identity line.
 
-    Each panel is ``{"x", "y", "title", "xlabel", "ylabel"}`` (arrays of equal length).
+    Each panel is ``{"x", "y", "title", "xlabel", "ylabel"}`` and optionally ``"outlier"`` (a
+    boolean mask, drawn as crosses: the points a robust fit left out). ``x`` must be the
+    prediction of the fit the panel's title reports, so a good fit lies on the identity line.
+    The axes show the 0.5-99.5 % range of the kept points; the figure states how many points
+    lie outside.
     """
-    import numpy as np
-
     plt = _plt()
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.3 * len(panels), 4.3), squeeze=False)
     for ax, p in zip(axes[0], panels):
-        x, y = np.asarray(p["x"]), np.asarray(p["y"])
-        ax.scatter(x, y, s=2, alpha=0.3, rasterized=True)
-        lo, hi = np.nanpercentile(np.concatenate([x, y]), [0.5, 99.5])
-        ax.plot([lo, hi], [lo, hi], "r-", lw=1, label="identity")
-        ax.set_xlim(lo, hi)
-        ax.set_ylim(lo, hi)
-        ax.set_title(p.get("title", ""))
-        ax.set_xlabel(p.get("xlabel", "x"))
-        ax.set_ylabel(p.get("ylabel", "y"))
-        ax.legend(loc="upper left")
+        x, y = np.asarray(p["x"], float), np.asarray(p["y"], float)
+        out = np.asarray(p.get("outlier", np.zeros(x.size, bool)), bool)
+        kept = np.concatenate([x[~out], y[~out]])
+        lo, hi = np.nanpercentile(kept, [0.5, 99.5])
+        pad = 0.05 * (hi - lo or 1.0)
+        lo, hi = lo - pad, hi + pad
+        if out.any():
+            ax.scatter(x[out], y[out], s=8, marker="x", lw=0.6, color=COLORS["vermillion"],
+                       rasterized=True, label=f"left out by the robust fit ({int(out.sum())})")
+        ax.scatter(x[~out], y[~out], s=2, alpha=0.3, color=HELD_OUT, rasterized=True,
+                   label=f"kept by the fit ({int((~out).sum())})")
+        _ref(ax.plot([lo, hi], [lo, hi], "-", color=COLORS["black"], lw=1, label="identity")[0])
+        outside = int((~((x >= lo) & (x <= hi) & (y >= lo) & (y <= hi))).sum())
+        ax.set(xlim=(lo, hi), ylim=(lo, hi), title=p.get("title", ""),
+               xlabel=p.get("xlabel", "x"), ylabel=p.get("ylabel", "y"))
+        ax.set_aspect("equal", adjustable="box")
+        ax.legend(loc="upper left", markerscale=3)
+        ax.text(0.98, 0.02, f"axes: 0.5-99.5 % of kept points\n{outside} points outside",
+                transform=ax.transAxes, ha="right", va="bottom", fontsize=7, color="0.3")
     fig.suptitle(title)
     return save_figure(fig, path)
 
 
+@_styled
 def residual_panels(rows: list[dict[str, Any]], path: str | Path,
                     title: str = "equation minus network") -> Path:
-    """Residuals of an equation against the network it was distilled from.
+    """Residuals of an equation against the network it was distilled from, against ``r``.
 
-    One row of two panels per entry of ``rows``: residual against ``r`` and against the
-    equation's value, for in-distribution points (``r``, ``pred``, ``resid``) and
-    out-of-distribution points (``ood_r``, ``ood_pred``, ``ood_resid``); the range of ``r``
-    outside the in-distribution one is shaded as the OOD band.
+    One row per entry of ``rows``, with ``r``, ``resid`` (equation - network) and ``scale``
+    (per point, the denominator of the relative residual) on held-out edges, the same with an
+    ``ood_`` prefix on out-of-distribution edges, and a ``title``. Left: the absolute residual
+    on a symmetric-log axis; right: the relative residual ``resid / scale`` in %. Both show
+    every point faintly, and binned medians with 5-95 % bands per set; the ``r`` range outside
+    the held-out one is shaded.
     """
-    import numpy as np
-
     plt = _plt()
-    fig, axes = plt.subplots(len(rows), 2, figsize=(10, 3.4 * len(rows)), squeeze=False)
-    for (a_r, a_p), row in zip(axes, rows):
-        r, ood_r = np.asarray(row["r"]), np.asarray(row["ood_r"])
-        for ax, key in ((a_r, "r"), (a_p, "pred")):
-            ax.scatter(row[f"ood_{key}"], row["ood_resid"], s=2, alpha=0.3, c="tab:orange",
-                       label="out of distribution", rasterized=True)
-            ax.scatter(row[key], row["resid"], s=2, alpha=0.3, c="tab:blue",
-                       label="in distribution", rasterized=True)
-            ax.axhline(0, color="k", lw=0.8)
-            ax.set_ylabel("equation - message")
-        a_r.set_title(row.get("title", ""), fontsize=9)
-        hi_r = np.nanmax(ood_r) if ood_r.size else np.nanmax(r)
-        a_r.axvspan(np.nanmax(r), hi_r, color="tab:orange", alpha=0.1, label="OOD band")
-        if ood_r.size and np.nanmin(ood_r) < np.nanmin(r):
-            a_r.axvspan(np.nanmin(ood_r), np.nanmin(r), color="tab:orange", alpha=0.1)
-        a_r.set_xscale("log")
-        a_r.set_xlabel("r")
-        a_p.set_xlabel("equation value")
-        a_r.legend(loc="best", markerscale=4, fontsize=8)
-        lim = np.nanpercentile(np.abs(np.concatenate([row["resid"], row["ood_resid"]])), 99)
-        if np.isfinite(lim) and lim > 0:
-            for ax in (a_r, a_p):
-                ax.set_ylim(-1.5 * lim, 1.5 * lim)
-    fig.suptitle(title)
-    fig.tight_layout()
+    fig, axes = plt.subplots(len(rows), 2, figsize=(10, 3.6 * len(rows)), squeeze=False)
+    for (a_abs, a_rel), row in zip(axes, rows):
+        r, ood_r = np.asarray(row["r"], float), np.asarray(row["ood_r"], float)
+        sets = [("held-out", r, np.asarray(row["resid"], float),
+                 np.asarray(row["scale"], float), HELD_OUT),
+                ("out of distribution", ood_r, np.asarray(row["ood_resid"], float),
+                 np.asarray(row["ood_scale"], float), OOD)]
+        for ax, rel in ((a_abs, False), (a_rel, True)):
+            for name, rr, res, scale, color in sets:
+                v = 100 * res / scale if rel else res
+                ax.scatter(rr, v, s=1, alpha=0.08, color=color, rasterized=True, zorder=1)
+                _band(ax, rr, v, color, name, log=True)
+            _ref(ax.axhline(0, color=COLORS["black"], lw=0.8))
+            ax.set_xscale("log")
+            ax.set_xlabel("pair distance r [simulation units]")
+            lo_in, hi_in = np.nanmin(r), np.nanmax(r)
+            if ood_r.size and np.nanmax(ood_r) > hi_in:
+                ax.axvspan(hi_in, np.nanmax(ood_r), color=OOD, alpha=0.08, lw=0)
+            if ood_r.size and np.nanmin(ood_r) < lo_in:
+                ax.axvspan(np.nanmin(ood_r), lo_in, color=OOD, alpha=0.08, lw=0)
+        all_abs = np.concatenate([s[2] for s in sets])
+        all_rel = np.concatenate([100 * s[2] / s[3] for s in sets])
+        rule = _symlog_y(a_abs, all_abs)
+        a_abs.set_ylabel("equation - network")
+        a_abs.set_title(f"{row.get('title', '')}\nabsolute; y: {rule}")
+        rule = _symlog_y(a_rel, all_rel, " %")
+        a_rel.set_ylabel("(equation - network) / scale [%]")
+        a_rel.set_title(f"relative; scale: {row.get('scale_label', 'per point')}\ny: {rule}")
+        a_abs.legend(loc="lower left", fontsize=7, ncols=2)
+    fig.suptitle(f"{title} (shaded: r outside the held-out range)")
     return save_figure(fig, path)
 
 
+@_styled
 def curves(series: dict[str, Any], x: Any, path: str | Path, *, xlabel: str, ylabel: str,
            title: str = "", logy: bool = True) -> Path:
     """Named curves ``series[name]`` against ``x`` on one axis."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    fig, ax = _plt().subplots(figsize=(5.5, 3.8))
     for name, y in series.items():
         ax.plot(x, y, label=name)
     if logy:
         ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.legend()
     return save_figure(fig, path)
 
@@ -154,6 +308,17 @@ def curves(series: dict[str, Any], x: Any, path: str | Path, *, xlabel: str, yla
 # heat equation (physdistill.heat)
 
 
+def _clipped_scale(v: np.ndarray, q: float = 99.0) -> tuple[float, float]:
+    """(colour limit at the ``q`` % quantile of |v|, max |v|) of a difference field."""
+    a = np.abs(v[np.isfinite(v)])
+    if not a.size:
+        return 1.0, 0.0
+    m = float(a.max())
+    c = float(np.percentile(a, q))
+    return (c if c > 0 else (m or 1.0)), m
+
+
+@_styled
 def heat_maps(x: Any, t: Any, maps: dict[str, Any], path: str | Path, title: str = "",
               difference: bool = False) -> Path:
     """One panel per named field on an ``(x, t)`` grid.
@@ -163,37 +328,86 @@ def heat_maps(x: Any, t: Any, maps: dict[str, Any], path: str | Path, title: str
         maps: name -> array of shape ``(nt, nx)``.
         path: PNG to write.
         title: figure title.
-        difference: the fields are differences: each panel gets its own colour scale,
-            symmetric about zero, and its largest absolute value in the title. Otherwise all
-            panels share one scale (for comparing solutions).
+        difference: the fields are differences: each panel gets its own diverging colour
+            scale, symmetric about zero and clipped at the 99 % quantile of |.| (stated in the
+            panel's title with the maximum |.|), so the bulk is visible beside the peaks.
+            Otherwise all panels share one scale (for comparing solutions).
     """
-    import numpy as np
-
     plt = _plt()
     n = len(maps)
-    fig, axes = plt.subplots(1, n, figsize=(3.9 * n, 3.4), squeeze=False,
-                             layout="constrained")
+    fig, axes = plt.subplots(1, n, figsize=(3.9 * n, 3.5), squeeze=False)
     values = [np.asarray(v, dtype=float) for v in maps.values()]
     finite = [v[np.isfinite(v)] for v in values]
     lo = min((f.min() for f in finite if f.size), default=0.0)
     hi = max((f.max() for f in finite if f.size), default=1.0)
-    for ax, (name, v), f in zip(axes[0], zip(maps, values), finite):
+    for ax, name, v in zip(axes[0], maps, values):
         if difference:
-            m = float(np.abs(f).max()) if f.size else 1.0
-            m = m or 1.0
-            im = ax.pcolormesh(x, t, v, cmap="RdBu_r", vmin=-m, vmax=m, shading="auto")
-            ax.set_title(f"{name}\nmax |.| = {m:.2e}", fontsize=9)
+            c, m = _clipped_scale(v)
+            im = ax.pcolormesh(x, t, v, cmap="RdBu_r", vmin=-c, vmax=c, shading="auto",
+                               rasterized=True)
+            ax.set_title(f"{name}\ncolour clipped at 99 % of |.| = {c:.2e}; max {m:.2e}")
+            fig.colorbar(im, ax=ax, extend="both" if m > c else "neither")
         else:
-            im = ax.pcolormesh(x, t, v, cmap="viridis", vmin=lo, vmax=hi, shading="auto")
-            ax.set_title(name, fontsize=9)
+            im = ax.pcolormesh(x, t, v, vmin=lo, vmax=hi, shading="auto", rasterized=True)
+            ax.set_title(name)
+            fig.colorbar(im, ax=ax)
         ax.set_xlabel("x")
-        fig.colorbar(im, ax=ax)
     axes[0][0].set_ylabel("t")
     if title:
         fig.suptitle(title)
     return save_figure(fig, path)
 
 
+@_styled
+def field_residuals(x: Any, t: Any, fields: dict[str, Any], path: str | Path,
+                    title: str = "") -> Path:
+    """Residual fields over ``(x, t)`` with their profiles: one column per named field.
+
+    Row 1: the field as a heat map (diverging, colour clipped at the 99 % quantile of |.|,
+    stated); rows 2 and 3: its median and 5-95 % band against ``x`` (over all t) and against
+    ``t`` (over all x), on symmetric-log axes. Fields sharing a column layout can be compared
+    at a glance: e.g. the PDE residual of the network under the true PDE and under the found
+    one.
+
+    Args:
+        x, t: grid axes, shapes ``(nx,)`` and ``(nt,)``.
+        fields: name -> array of shape ``(nt, nx)``.
+    """
+    plt = _plt()
+    n = len(fields)
+    fig, axes = plt.subplots(3, n, figsize=(4.0 * n, 8.4), squeeze=False,
+                             height_ratios=[1.2, 1, 1])
+    x, t = np.asarray(x, float), np.asarray(t, float)
+    X, T = np.meshgrid(x, t)
+    colors = [COLORS["blue"], COLORS["vermillion"], COLORS["green"], COLORS["purple"]]
+    for k, (name, v) in enumerate(fields.items()):
+        v = np.asarray(v, float)
+        c, m = _clipped_scale(v)
+        ax = axes[0][k]
+        im = ax.pcolormesh(x, t, v, cmap="RdBu_r", vmin=-c, vmax=c, shading="auto",
+                           rasterized=True)
+        fig.colorbar(im, ax=ax, extend="both" if m > c else "neither")
+        ax.set(title=f"{name}\ncolour clipped at 99 % of |.| = {c:.2e}; max {m:.2e}",
+               xlabel="x", ylabel="t")
+        for ax, coord, label in ((axes[1][k], X, "x"), (axes[2][k], T, "t")):
+            flat, vals = coord.ravel(), v.ravel()
+            b = binned_quantiles(flat, vals, bins=min(40, len(np.unique(flat))), min_count=1)
+            color = colors[k % len(colors)]
+            ax.fill_between(b["x"], b["q05"], b["q95"], color=color, alpha=0.3, lw=0,
+                            label="5-95 %")
+            ax.plot(b["x"], b["median"], color=color, lw=1.5, label="median")
+            _ref(ax.axhline(0, color=COLORS["black"], lw=0.8))
+            rule = _symlog_y(ax, np.concatenate([b["q05"], b["q95"]]))
+            ax.set(xlabel=label, ylabel=name if len(name) < 22 else "residual",
+                   title=f"against {label} (over all {'t' if label == 'x' else 'x'})\n"
+                         f"y: {rule}")
+            ax.legend(loc="upper right")
+    if title:
+        fig.suptitle(title)
+    return save_figure(fig, path)
+
+
+@_styled
 def curves_vs_step(step: list[float], series: dict[str, list[float]], path: str | Path,
                    title: str = "training", ylabel: str = "loss", logy: bool = True,
                    marks: dict[str, float] | None = None, truth: float | None = None) -> Path:
@@ -206,24 +420,19 @@ def curves_vs_step(step: list[float], series: dict[str, list[float]], path: str 
         marks: label -> step, drawn as dashed vertical lines (e.g. where L-BFGS starts).
         truth: a horizontal reference line (e.g. the true alpha).
     """
-    import numpy as np
-
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    fig, ax = _plt().subplots(figsize=(5.5, 3.5))
     for name, values in series.items():
         if len(values):
             v = np.abs(values) if logy else np.asarray(values)
             ax.plot(step[:len(v)], v, label=name)
     for label, s in (marks or {}).items():
-        ax.axvline(s, color="gray", ls="--", lw=0.8)
+        _ref(ax.axvline(s, color="gray", ls="--", lw=0.8))
         ax.annotate(label, (s, 1), xycoords=("data", "axes fraction"), fontsize=8,
                     ha="left", va="top", rotation=90)
     if truth is not None:
-        ax.axhline(truth, color="black", ls=":", lw=1, label="truth")
+        _ref(ax.axhline(truth, color=COLORS["black"], ls=":", lw=1, label="truth"))
     if logy:
         ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.legend(fontsize=8)
+    ax.set(xlabel="step", ylabel=ylabel, title=title)
+    ax.legend()
     return save_figure(fig, path)

@@ -51,18 +51,10 @@ def _plots(run: RunFolder, metrics: dict, distill: dict, rec: dict) -> dict[str,
                        "validation (MAE)": [v for v in hist["val"] if v is not None]},
                       run.file("loss.png"), title="training")
     chans = distill["channels"]
-    F = rec["forces"]
-    A = np.column_stack([F, np.ones(len(F))])
     panels, rows = [], []
     for k, c in enumerate(chans):
-        fit = c["force_fit"]
-        lin = A @ np.array(fit["coef"] + [fit["intercept"]])
         msg = rec["messages"][:, k]
-        panels.append({"x": lin, "y": msg,
-                       "xlabel": f"best linear combination of the pair {metrics['target']}",
-                       "ylabel": f"message channel {c['index']}",
-                       "title": f"channel {c['index']}: R2 {fit['r2']:.3f} (all), "
-                                f"{fit['r2_robust']:.3f} (robust)"})
+        panels.append(_fit_panel(c, msg, rec["forces"], metrics["target"]))
         front = ParetoFront.from_dict(c["front"])
         idx = front.candidates.index(front.chosen)
         plots.pareto_front([cd.complexity for cd in front.candidates],
@@ -71,15 +63,18 @@ def _plots(run: RunFolder, metrics: dict, distill: dict, rec: dict) -> dict[str,
                            title=f"Pareto front, channel {c['index']}")
         figs[f"pareto{c['index']}"] = f"pareto_channel{c['index']}.png"
         eq = front.chosen.expression
-        pred = eq.evaluate(rec["variables"])
-        ood_pred = eq.evaluate(rec["ood_variables"])
-        rows.append({"r": rec["variables"]["r"], "pred": pred, "resid": pred - msg,
-                     "ood_r": rec["ood_variables"]["r"], "ood_pred": ood_pred,
-                     "ood_resid": ood_pred - rec["ood_messages"][:, k],
+        ood_msg = rec["ood_messages"][:, k]
+        rows.append({"r": rec["variables"]["r"], "resid": eq.evaluate(rec["variables"]) - msg,
+                     "scale": _scale(msg), "ood_r": rec["ood_variables"]["r"],
+                     "ood_resid": eq.evaluate(rec["ood_variables"]) - ood_msg,
+                     "ood_scale": _scale(ood_msg),
+                     "scale_label": "max(|network|, 0.3 RMS(network)) per set",
                      "title": f"channel {c['index']}: {eq.text(3)}"})
     if chans:
-        plots.identity_scatter(panels, run.file("messages_vs_force.png"))
-        plots.residual_panels(rows, run.file("residuals.png"))
+        plots.identity_scatter(panels, run.file("messages_vs_force.png"),
+                               title="messages against the robust force fit")
+        plots.residual_panels(rows, run.file("residuals.png"),
+                              title="equation minus network on recorded edges")
         figs["messages"] = "messages_vs_force.png"
         figs["residuals"] = "residuals.png"
     if run.file("rollout.json").exists():
@@ -94,6 +89,35 @@ def _plots(run: RunFolder, metrics: dict, distill: dict, rec: dict) -> dict[str,
                          title=f"rollout error, {split.replace('_', '-')} systems")
             figs[f"rollout_{split}"] = f"rollout_{split}.png"
     return figs
+
+
+def _scale(msg: np.ndarray) -> np.ndarray:
+    """Per-point denominator of the relative residual: ``max(|m|, REL_FLOOR RMS(m))``, the
+    recovery rule's floor, so a channel crossing zero does not blow up."""
+    from physdistill.nbody.pipeline import REL_FLOOR
+
+    return np.maximum(np.abs(msg), REL_FLOOR * float(np.sqrt(np.mean(msg * msg))) or 1.0)
+
+
+def _fit_panel(c: dict, msg: np.ndarray, forces: np.ndarray, target: str) -> dict[str, Any]:
+    """The identity-scatter panel of one channel: the message against the prediction of the
+    robust (trimmed) force fit, whose R² the title reports; the edges that fit left out (the
+    worst ``ROBUST_DROP``) are marked."""
+    from physdistill.nbody.forcefit import ROBUST_DROP
+
+    fit = c["force_fit"]
+    A = np.column_stack([forces, np.ones(len(forces))])
+    pred = A @ np.array(fit["robust_coef"] + [fit["robust_intercept"]])
+    bad = np.abs(msg - pred)
+    out = np.zeros(len(msg), bool)
+    n_out = len(msg) - int(np.ceil((1 - ROBUST_DROP) * len(msg)))
+    if n_out > 0:
+        out[np.argpartition(bad, -n_out)[-n_out:]] = True
+    return {"x": pred, "y": msg, "outlier": out,
+            "xlabel": f"robust fit: linear combination of the pair {target} components",
+            "ylabel": f"message channel {c['index']}",
+            "title": f"channel {c['index']}: robust fit R² {fit['r2_robust']:.3f} on the kept "
+                     f"{1 - ROBUST_DROP:.0%}\n(least squares on all edges: R² {fit['r2']:.3f})"}
 
 
 def _markdown(m: dict, distill: dict, figs: dict[str, str]) -> str:
