@@ -55,7 +55,8 @@ def _styled(fn: Callable[..., Path]) -> Callable[..., Path]:
         plt = _plt()
         from cycler import cycler
 
-        style = {**STYLE, "axes.prop_cycle": cycler(color=list(COLORS.values()))}
+        order = ("blue", "vermillion", "green", "orange", "purple", "sky", "black", "yellow")
+        style = {**STYLE, "axes.prop_cycle": cycler(color=[COLORS[c] for c in order])}
         with plt.rc_context(style):
             return fn(*args, **kwargs)
 
@@ -346,12 +347,13 @@ def heat_maps(x: Any, t: Any, maps: dict[str, Any], path: str | Path, title: str
             im = ax.pcolormesh(x, t, v, cmap="RdBu_r", vmin=-c, vmax=c, shading="auto",
                                rasterized=True)
             ax.set_title(f"{name}\ncolour clipped at 99 % of |.| = {c:.2e}; max {m:.2e}")
-            fig.colorbar(im, ax=ax, extend="both" if m > c else "neither")
+            fig.colorbar(im, ax=ax, extend="both" if m > c else "neither", format="%.1e")
         else:
             im = ax.pcolormesh(x, t, v, vmin=lo, vmax=hi, shading="auto", rasterized=True)
             ax.set_title(name)
             fig.colorbar(im, ax=ax)
         ax.set_xlabel("x")
+        ax.grid(False)
     axes[0][0].set_ylabel("t")
     if title:
         fig.suptitle(title)
@@ -386,9 +388,10 @@ def field_residuals(x: Any, t: Any, fields: dict[str, Any], path: str | Path,
         ax = axes[0][k]
         im = ax.pcolormesh(x, t, v, cmap="RdBu_r", vmin=-c, vmax=c, shading="auto",
                            rasterized=True)
-        fig.colorbar(im, ax=ax, extend="both" if m > c else "neither")
+        fig.colorbar(im, ax=ax, extend="both" if m > c else "neither", format="%.1e")
         ax.set(title=f"{name}\ncolour clipped at 99 % of |.| = {c:.2e}; max {m:.2e}",
                xlabel="x", ylabel="t")
+        ax.grid(False)
         for ax, coord, label in ((axes[1][k], X, "x"), (axes[2][k], T, "t")):
             flat, vals = coord.ravel(), v.ravel()
             b = binned_quantiles(flat, vals, bins=min(40, len(np.unique(flat))), min_count=1)

@@ -1,4 +1,5 @@
-"""``physdistill report RUN``: re-render a run folder's report and plots from its saved files.
+"""``physdistill report RUN``: re-render a run folder's report (``report.md`` and
+``index.html``) and plots from its saved files; ``--open`` prints the HTML report's path.
 
 Each run kind names the function that writes its report; the run folder's ``run.json`` says
 which kind it is.
@@ -15,20 +16,26 @@ WRITERS = {"nbody": "physdistill.nbody.report:write_report",
 
 
 def heat_report(run):
-    """Rewrite a heat run's ``report.md`` from its ``metrics.json`` (its plots stay as drawn)."""
+    """Rewrite a heat run's ``report.md`` and ``index.html`` from its ``metrics.json`` (its
+    plots stay as drawn)."""
     from physdistill.heat.pipeline import report_markdown
+    from physdistill.report_html import write_heat_html
 
     metrics = run.read_json("metrics.json")
     run.write_text("report.md", report_markdown(metrics))
+    write_heat_html(run.path, metrics)
     return metrics
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="re-render a run's report.md (and n-body plots)",
-                       description="Rewrite report.md of a run folder from the files it holds, "
-                                   "without training; for n-body runs also metrics.json, "
-                                   "equations.json and every plot.")
+    p = sub.add_parser("report", help="re-render a run's report.md, index.html (and n-body "
+                                      "plots)",
+                       description="Rewrite report.md and index.html of a run folder from the "
+                                   "files it holds, without training; for n-body runs also "
+                                   "metrics.json, equations.json and every plot.")
     p.add_argument("run", help="run folder")
+    p.add_argument("--open", action="store_true",
+                   help="print the path of the HTML report (index.html) to open in a browser")
     p.set_defaults(func=run_report)
 
 
@@ -42,5 +49,7 @@ def run_report(args: argparse.Namespace) -> int:
                                f"{sorted(WRITERS)}")
     module, func = WRITERS[run.kind].split(":")
     getattr(importlib.import_module(module), func)(run)
-    print(f"wrote {run.file('report.md')}")
+    print(f"wrote {run.file('report.md')} and {run.file('index.html')}")
+    if args.open:
+        print(run.file("index.html").resolve())
     return 0

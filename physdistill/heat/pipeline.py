@@ -123,6 +123,9 @@ def run_heat(config: HeatRunConfig, out: str | Path, *, force: bool = False,
     metrics["timings"] = {**run.timings, "total": round(time.perf_counter() - start, 3)}
     run.write_json("metrics.json", metrics)
     run.write_text("report.md", report_markdown(metrics))
+    from physdistill.report_html import write_heat_html
+
+    write_heat_html(run.path, metrics)
     return metrics
 
 
@@ -196,7 +199,6 @@ def _pinn(config: HeatRunConfig, run: Any) -> dict[str, Any]:
 def _pinn_plots(run: Any, model: Any, problem: HeatProblem, solution: dict[str, Any],
                 history: dict[str, list[float]], train: TrainConfig) -> dict[str, str]:
     from physdistill import plots
-    from physdistill.heat.pinn import autograd_derivatives
     from physdistill.heat.train import predict
     from physdistill.symbolic import Expression, ParetoFront
 
@@ -210,15 +212,16 @@ def _pinn_plots(run: Any, model: Any, problem: HeatProblem, solution: dict[str, 
     out = {}
     out["solution"] = plots.heat_maps(x, t, {"network": net, "equation": eq, ref_name: ref},
                                       run.file("solution.png"), f"u(x, t): {expr.text(4)}")
-    out["errors"] = plots.heat_maps(
-        x, t, {f"network - {ref_name}": net - ref, "equation - network": eq - net,
+    out["errors"] = plots.field_residuals(
+        x, t, {"network - equation": net - eq, f"network - {ref_name}": net - ref,
                f"equation - {ref_name}": eq - ref},
-        run.file("errors.png"), f"rel. L2: network {relative_l2(net, ref):.2e}, equation "
-                                f"{relative_l2(eq, ref):.2e}", difference=True)
-    out["pde_residual"] = plots.heat_maps(
-        x, t, {"u_t - alpha u_xx": _pde_residual(model, X, T, autograd_derivatives)},
-        run.file("pde_residual.png"), f"PDE residual of the network (alpha = "
-                                      f"{model.alpha_value():.6g})", difference=True)
+        run.file("errors.png"), f"u(x, t) residuals on the {x.size} x {t.size} grid; rel. L2: "
+                                f"network {relative_l2(net, ref):.2e}, equation "
+                                f"{relative_l2(eq, ref):.2e}")
+    pde = run.read_json("pde.json")
+    found = {"found (sparse regression)": pde["terms"],
+             "found (symbolic regression)": pde["symbolic_regression"]["terms"]}
+    out["pde_residual"] = _pde_residual_plot(run, model, problem, X, T, found)
     marks = {"L-BFGS": train.adam_steps} if train.adam_steps and train.lbfgs_steps else None
     terms = {k: v for k, v in history.items() if k not in ("step", "alpha", "loss")}
     if len(terms) > 1:
@@ -236,16 +239,37 @@ def _pinn_plots(run: Any, model: Any, problem: HeatProblem, solution: dict[str, 
     return {k: Path(v).name for k, v in out.items()}
 
 
-def _pde_residual(model: Any, X: np.ndarray, T: np.ndarray, derivatives: Any) -> np.ndarray:
+def _pde_residual_plot(run: Any, model: Any, problem: HeatProblem, X: np.ndarray,
+                       T: np.ndarray, found: dict[str, dict[str, float]]) -> Path:
+    """``pde_residual.png``: ``u_t - F(u, u_x, ...)`` of the network under the true PDE and
+    under each found one (``label -> {term: coefficient}``; empty or repeated ones skipped)."""
     import torch
+
+    from physdistill import plots
+    from physdistill.heat.pde import _term_column, format_pde
+    from physdistill.heat.pinn import autograd_derivatives
 
     p = next(model.parameters())
     xt = torch.as_tensor(np.stack([X.ravel(), T.ravel()], 1), dtype=p.dtype, device=p.device)
-    r = []
-    for chunk in torch.split(xt, 16384):
-        d = derivatives(model, chunk, 2, create_graph=False)
-        r.append((d["u_t"] - model.alpha.detach() * d["u_xx"]).double().cpu().numpy())
-    return np.concatenate(r).reshape(X.shape)
+    parts = [{k: v.detach().double().cpu().numpy() for k, v in
+              autograd_derivatives(model, chunk, 3, create_graph=False).items()}
+             for chunk in torch.split(xt, 16384)]
+    d = {k: np.concatenate([q[k] for q in parts]) for k in parts[0]}
+    pdes: list[tuple[list[str], dict[str, float]]] = [(["true PDE"], {"u_xx": problem.alpha})]
+    for label, terms in found.items():
+        same = [p for p in pdes if p[1] == terms]
+        if same:
+            same[0][0].append(label)
+        elif terms:
+            pdes.append(([label], terms))
+    fields = {}
+    for labels, terms in pdes:
+        label = f"{', '.join(labels)}: {format_pde(terms)}"
+        rhs = sum(c * _term_column(n, d) for n, c in terms.items())
+        fields[label if len(label) < 56 else label[:53] + "..."] = \
+            (d["u_t"] - rhs).reshape(X.shape)
+    return plots.field_residuals(X[0], T[:, 0], fields, run.file("pde_residual.png"),
+                                 "PDE residual u_t - F(u, u_x, ...) of the network")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -285,8 +309,10 @@ def _discovery_plots(run: Any, model: Any, problem: HeatProblem,
     out = {
         "solution": plots.heat_maps(X[0], T[:, 0], {"network": net, "reference": ref},
                                     run.file("solution.png"), "u(x, t)"),
-        "errors": plots.heat_maps(X[0], T[:, 0], {"network - reference": net - ref},
-                                  run.file("errors.png"), difference=True),
+        "errors": plots.field_residuals(X[0], T[:, 0], {"network - reference": net - ref},
+                                        run.file("errors.png"), "u(x, t) residual"),
+        "pde_residual": _pde_residual_plot(run, model, problem, X, T,
+                                           {"discovered": saved["terms"]}),
         "loss": plots.curves_vs_step(h["step"], {k: h[k] for k in ("data", "pde")},
                                      run.file("loss.png"), "discovery PINN",
                                      marks=saved["phase_starts"]),

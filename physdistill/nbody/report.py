@@ -27,7 +27,8 @@ def _fmt(x: Any, digits: int = 4) -> str:
 
 
 def write_report(run: RunFolder) -> dict[str, Any]:
-    """Write metrics, equations, plots and the Markdown report; return the metrics."""
+    """Write metrics, equations, plots, the Markdown report and ``index.html``; return the
+    metrics."""
     from physdistill.nbody.pipeline import collect_metrics, load_messages
 
     metrics = collect_metrics(run)
@@ -41,6 +42,12 @@ def write_report(run: RunFolder) -> dict[str, Any]:
     figures = _plots(run, metrics, distill, load_messages(run))
     run.write_json("metrics.json", metrics)
     run.write_text("report.md", _markdown(metrics, distill, figures))
+    from physdistill.nbody.laws import get_law
+    from physdistill.report_html import write_nbody_html
+
+    cfg = run.meta["config"]
+    law = get_law(cfg.get("law"), potential=cfg.get("potential"))
+    write_nbody_html(run.path, metrics, distill, figures, law.pair_force(metrics["dim"]))
     return metrics
 
 
@@ -84,11 +91,16 @@ def _plots(run: RunFolder, metrics: dict, distill: dict, rec: dict) -> dict[str,
             T = len(res["truth"]["curve"])
             t = np.arange(T) * roll["dt"] * 5
             series = {name: np.maximum(np.array(r["curve"]), 1e-12) for name, r in res.items()}
-            plots.curves(series, t, run.file(f"rollout_{split}.png"), xlabel="time",
-                         ylabel="position error / spread (median)",
-                         title=f"rollout error, {split.replace('_', '-')} systems")
+            plots.curves(series, t, run.file(f"rollout_{split}.png"),
+                         xlabel="time [simulation units]",
+                         ylabel="position error / initial spread (median)",
+                         title=f"rollout error, {SPLITS[split]} systems\n(floored at 1e-12 "
+                               "for the log axis)")
             figs[f"rollout_{split}"] = f"rollout_{split}.png"
     return figs
+
+
+SPLITS = {"held_out": "held-out", "ood": "out-of-distribution"}
 
 
 def _scale(msg: np.ndarray) -> np.ndarray:

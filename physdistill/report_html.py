@@ -1,0 +1,289 @@
+"""``index.html`` reports beside ``report.md``: n-body runs, heat runs and n-body tables.
+
+Each page is one self-contained, offline file: inline CSS, no script, no CDN. Equations are
+presentation MathML printed by sympy (``sympy.printing.mathml(expr, printer="presentation")``),
+which browsers render natively (MathML Core); the plots are the run's PNGs, each linked to the
+SVG beside it. A page holds the equations (found and true), the verdicts with the rule that
+decides them, the metrics table and the plots.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import sympy as sp
+
+from physdistill._io import atomic_write_text
+
+CSS = """
+body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#111;background:#fff}
+main{max-width:1150px;margin:0 auto;padding:1em 1.5em 3em}
+h1{font-size:1.6em;margin:.4em 0}h2{font-size:1.25em;border-bottom:1px solid #ccc;
+padding-bottom:.2em;margin-top:1.6em}
+table{border-collapse:collapse;margin:.6em 0}th,td{border:1px solid #bbb;padding:.25em .55em;
+text-align:left;vertical-align:middle}th{background:#eef2f7}
+.verdict{padding:.6em 1em;border-left:6px solid;margin:.8em 0;font-weight:600}
+.yes{border-color:#009E73;background:#e6f5ef}.no{border-color:#D55E00;background:#fbece4}
+.rule{font-size:.92em;color:#333;background:#f6f6f6;padding:.5em .8em;border-radius:4px}
+figure{margin:1.2em 0}figure img{max-width:100%;height:auto;border:1px solid #ddd}
+figcaption{font-size:.9em;color:#444}math{font-size:1.1em}
+.eq,.wide{overflow-x:auto;overflow-y:hidden}.eq{padding:.2em 0}
+"""
+
+
+class Raw(str):
+    """Text already in HTML (MathML, links): inserted unescaped by :func:`table`."""
+
+
+def esc(value: Any) -> str:
+    """``value`` as escaped HTML text (``Raw`` passes through)."""
+    return value if isinstance(value, Raw) else html.escape(str(value))
+
+
+def fmt(x: Any, digits: int = 4) -> str:
+    """A table cell: ``-`` for None, yes/no for booleans, ``digits`` significant digits."""
+    if x is None:
+        return "-"
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, float):
+        return f"{x:.{digits}g}"
+    return str(x)
+
+
+def _rounded(expr: sp.Expr, digits: int) -> sp.Expr:
+    return expr.xreplace({f: sp.Float(f, digits) for f in expr.atoms(sp.Float)})
+
+
+def mathml(expr: sp.Expr | str, lhs: str | None = None, digits: int = 4,
+           variables: Iterable[str] | None = None) -> Raw:
+    """``<math display="block">`` for ``expr`` (sympy, or text parsed by the whitelist parser
+    :func:`~physdistill.symbolic.parse_expression`, never evaluated), floats rounded to
+    ``digits`` significant digits, optionally as ``lhs = expr``."""
+    from sympy.printing.mathml import mathml as _mml
+
+    if isinstance(expr, str):
+        from physdistill.symbolic import parse_expression
+
+        expr = parse_expression(expr, variables)
+    body = _mml(_rounded(sp.sympify(expr), digits), printer="presentation")
+    if lhs is not None:
+        body = f"<mrow>{_mml(sp.Symbol(lhs), printer='presentation')}<mo>=</mo>{body}</mrow>"
+    return Raw(f'<math display="block">{body}</math>')
+
+
+def table(header: Sequence[Any], rows: Iterable[Sequence[Any]]) -> Raw:
+    """An HTML table; cells are escaped unless :class:`Raw`."""
+    head = "".join(f"<th>{esc(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return Raw(f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
+               "</table></div>")
+
+
+def verdict(ok: bool | None, text: str, rule: str) -> Raw:
+    """A coloured verdict line and the rule that decided it, spelled out."""
+    cls = "yes" if ok else "no"
+    return Raw(f'<div class="verdict {cls}">{esc(text)}</div>'
+               f'<p class="rule"><b>Rule.</b> {esc(rule)}</p>')
+
+
+def figures(folder: Path, figs: dict[str, str], captions: dict[str, str]) -> Raw:
+    """Each PNG of ``figs`` (key -> file name in ``folder``) as a figure with its caption and a
+    link to the SVG beside it when there is one."""
+    out = []
+    for key, name in figs.items():
+        cap = esc(captions.get(key, key))
+        svg = Path(name).with_suffix(".svg").name
+        link = f' (<a href="{esc(svg)}">SVG</a>)' if (folder / svg).is_file() else ""
+        out.append(f'<figure><img src="{esc(name)}" alt="{cap}">'
+                   f"<figcaption>{cap}{link}</figcaption></figure>")
+    return Raw("".join(out))
+
+
+def page(title: str, parts: Iterable[str]) -> str:
+    """A complete HTML document of ``parts`` (HTML strings) under heading ``title``."""
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{esc(title)}</title><style>{CSS}</style></head>\n<body><main>"
+            f"<h1>{esc(title)}</h1>\n" + "\n".join(parts) + "\n</main></body></html>\n")
+
+
+def _write(folder: Path, title: str, parts: Iterable[str]) -> Path:
+    path = Path(folder) / "index.html"
+    atomic_write_text(path, page(title, parts))
+    return path
+
+
+# --- n-body run -------------------------------------------------------------------------------
+
+NBODY_CAPTIONS = {
+    "messages": "Messages against the robust force fit (the fit whose R² the title reports); "
+                "crosses: the edges that fit left out",
+    "residuals": "Equation minus network against r: absolute and relative, binned median and "
+                 "5-95 % band, held-out and out-of-distribution edges",
+    "loss": "Training curves", "rollout_held_out": "Rollout error, held-out systems",
+    "rollout_ood": "Rollout error, out-of-distribution systems"}
+
+
+def write_nbody_html(folder: str | Path, m: dict[str, Any], distill: dict[str, Any],
+                     figs: dict[str, str], law_force: Sequence[sp.Expr]) -> Path:
+    """``index.html`` of an n-body run from its metrics, ``distill.json``, plots (key -> file)
+    and the law's exact pair-force components (sympy, as the simulator computes them)."""
+    folder = Path(folder)
+    axes = ("x", "y", "z")
+    eqs = ["<h2>Equations</h2>", "<p>True pair force (the simulator's, distance softened to "
+           "r + 0.01):</p>"]
+    eqs += [f'<div class="eq">{mathml(f, f"F_{axes[k]}")}</div>' for k, f in
+            enumerate(law_force)]
+    rows = []
+    for c, cm in zip(distill["channels"], m["channels"]):
+        cmp = c["comparison"]
+        rows.append([c["index"], mathml(c["expression"], f"phi_{c['index']}"),
+                     mathml(cmp["fitted_reference"]), fmt(cmp["symbolic_match"]),
+                     fmt(cmp["in_distribution"]["max_rel_error"]),
+                     fmt(cmp["out_of_distribution"]["max_rel_error"]), cm["law_form"],
+                     fmt(c["recovered"])])
+    eqs.append(table(["channel", "found equation", "best fit of the true force a F_x + b F_y "
+                      "[+ c F_z] + d", "symbolic match", "max rel. error (held-out)",
+                      "max rel. error (OOD)", "law form", "recovered"], rows))
+    detail = [f"channel {c['index']}: {c['comparison'].get('symbolic_detail', '')}"
+              for c in distill["channels"] if c["comparison"].get("symbolic_detail")]
+    if detail:
+        eqs.append("<p>" + "<br>".join(esc(d) for d in detail) + "</p>")
+    rule = (f"{m['recovery_rule']}. The run is recovered when every kept channel is. Law form: "
+            "'softened' matched the simulator's force, 'unsoftened' its eps -> 0 limit.")
+    head = [f"<p>Potential <code>{esc(m['potential'])}</code>, n = {m['n']}, dim = "
+            f"{m['dim']}, regulariser {esc(m['regulariser'])}, preset {esc(m['preset'])}, "
+            f"seed {m['seed']}; messages fitted by the pair {esc(m['target'])}.</p>",
+            verdict(m["recovered"], f"Recovered: {fmt(m['recovered'])}", rule)]
+    metrics = ["<h2>Metrics</h2>", table(
+        ["channel", "R² force fit (all edges)", "R² force fit (robust, kept 90 %)",
+         "R² equation vs message", "complexity"],
+        [[c["index"], fmt(a), fmt(b), fmt(c["r2_vs_message"]), c["complexity"]]
+         for c, a, b in zip(m["channels"], m["message_r2_all"], m["message_r2_robust"])]),
+        table(["quantity", "value"], [["final train loss", fmt(m["train_loss"])],
+                                      ["validation MAE", fmt(m["val_loss"])]]
+              + [[f"{k} stage [s]", f"{v:.1f}"] for k, v in m["timings"].items()])]
+    if m.get("rollout"):
+        metrics += ["<p>Rollouts: median over systems of the mean position error divided by "
+                    "the initial spread.</p>", table(
+                        ["initial states", "truth (finer step)", "GNN", "symbolic"],
+                        [[{"held_out": "held-out", "ood": "out-of-distribution"}.get(s, s),
+                          fmt(r["truth"]), fmt(r["gnn"]),
+                          fmt(r["symbolic"])] for s, r in m["rollout"].items()])]
+    caps = {**NBODY_CAPTIONS, **{k: f"Pareto front, channel {k[6:]}" for k in figs
+                                 if k.startswith("pareto")}}
+    plots = ["<h2>Plots</h2>", figures(folder, figs, caps)]
+    return _write(folder, f"n-body force-law recovery: {m['law']} / {m['regulariser']}",
+                  head + eqs + metrics + plots)
+
+
+# --- heat run ---------------------------------------------------------------------------------
+
+HEAT_CAPTIONS = {
+    "solution": "u(x, t): network, distilled equation and reference",
+    "errors": "u(x, t) residuals over (x, t), with medians and 5-95 % bands against x and t",
+    "pde_residual": "PDE residual of the network under the true PDE and under the found ones",
+    "loss": "Training curves", "alpha": "Learned alpha", "pareto": "Solution distillation: "
+    "Pareto front", "coefficients": "Normalised coefficients of the discovery PINN"}
+HEAT_RULE = ("A found PDE counts as recovered when the data identify it (no term of the "
+             "model is, within the collinearity tolerance, a combination of other library "
+             "terms) and its terms are exactly {u_xx}; the relative error of its alpha is "
+             "reported beside it, not judged.")
+
+
+def _pde_expr(terms: dict[str, float]) -> sp.Expr:
+    from physdistill.symbolic import parse_expression
+
+    return sum((c * parse_expression(n) for n, c in terms.items()), sp.Integer(0))
+
+
+def write_heat_html(folder: str | Path, m: dict[str, Any]) -> Path:
+    """``index.html`` of a heat run from its ``metrics.json`` content (plots as listed there)."""
+    from physdistill.heat.pipeline import summary_rows
+
+    folder = Path(folder)
+    eqs = ["<h2>Equations</h2>", "<p>True PDE:</p>",
+           f'<div class="eq">{mathml(sp.Symbol("alpha") * sp.Symbol("u_xx"), "u_t")}</div>',
+           f"<p>with alpha = {fmt(m['alpha_true'])}; initial condition "
+           f"<code>{esc(m['problem']['ic'])}</code>.</p>"]
+    if "solution" in m:
+        eqs += ["<p>Distilled solution:</p>", f'<div class="eq">'
+                f'{mathml(m["solution"]["expression"], "u", variables=["x", "t"])}</div>']
+    found = []
+    if "pde" in m:
+        found = [("sparse regression", m["pde"]),
+                 ("symbolic regression", m["pde"]["symbolic_regression"])]
+    if "discovery" in m:
+        found = [("discovery PINN", {**m["discovery"], "identifiable": True})]
+    rows = []
+    for label, p in found:
+        ok = bool(p.get("identifiable") and p.get("correct_terms"))
+        expr = mathml(_pde_expr(p["terms"]), "u_t") if p.get("terms") else "-"
+        rows.append([label, expr, fmt(p.get("identifiable")), fmt(p.get("correct_terms")),
+                     fmt(p.get("rel_error")), fmt(ok)])
+    parts = []
+    if rows:
+        eqs.append(table(["method", "found PDE (candidate)", "identifiable", "terms exactly "
+                          "{u_xx}", "alpha rel. error", "recovered"], rows))
+        ok = any(r[-1] == "yes" for r in rows)
+        parts.append(verdict(ok, f"PDE recovered: {'yes' if ok else 'no'} "
+                                 f"({sum(r[-1] == 'yes' for r in rows)} of {len(rows)} "
+                                 "methods)", HEAT_RULE))
+    warns = [w for p in (m.get("pde"), (m.get("pde") or {}).get("symbolic_regression")) if p
+             for w in p.get("warnings", [])]
+    if warns:
+        eqs.append("<h3>Warnings</h3><ul>" + "".join(f"<li>{esc(w)}</li>"
+                                                       for w in dict.fromkeys(warns)) + "</ul>")
+    metrics = ["<h2>Metrics</h2>", table(["quantity", "value"], summary_rows(m))]
+    plots = ["<h2>Plots</h2>", figures(folder, m.get("plots", {}), HEAT_CAPTIONS)]
+    return _write(folder, f"Heat equation run ({m['mode']})", parts + eqs + metrics + plots)
+
+
+# --- n-body table -----------------------------------------------------------------------------
+
+
+def write_table_html(out_dir: str | Path, rows_or_json: list[dict[str, Any]] | str | Path
+                     ) -> Path:
+    """``OUT/index.html`` of an ``nbody-table`` grid.
+
+    Args:
+        out_dir: the table's folder (each cell's run in ``OUT/LAW-REG``, linked when its
+            ``index.html`` exists).
+        rows_or_json: the rows :func:`~physdistill.nbody.table.run_table` writes to
+            ``table.json`` (``{"law", "reg", "metrics", "reference"}``; ``metrics`` is a
+            run's metrics or ``{"error": text}``), or the path of that file.
+    """
+    from physdistill.nbody.forcefit import edge_variable_names
+
+    out_dir = Path(out_dir)
+    rows = rows_or_json
+    if isinstance(rows, (str, Path)):
+        from physdistill._io import read_json
+
+        rows = read_json(rows, "n-body table")
+    body, rule = [], ""
+    for r in rows:
+        m = r["metrics"]
+        ref = " / ".join(f"{x:.3f}" for x in r["reference"]) if r.get("reference") else "-"
+        run = out_dir / f"{r['law']}-{r['reg']}" / "index.html"
+        name = Raw(f'<a href="{esc(run.relative_to(out_dir).as_posix())}">{esc(r["law"])}</a>'
+                   if run.is_file() else esc(r["law"]))
+        if "error" in m:
+            body.append([name, r["reg"], f"error: {m['error']}", "", ref, "", ""])
+            continue
+        rule = rule or m.get("recovery_rule", "")
+        names = edge_variable_names(m["dim"])
+        eqs = Raw("".join(mathml(c["expression"], f"phi_{c['index']}", 3, names)
+                          for c in m["channels"]))
+        body.append([name, r["reg"], " / ".join(fmt(x, 3) for x in m["message_r2_all"]),
+                     " / ".join(fmt(x, 3) for x in m["message_r2_robust"]), ref,
+                     f"{sum(c['recovered'] for c in m['channels'])}/{len(m['channels'])}",
+                     eqs])
+    parts = [table(["law", "regulariser", "R² all (ours)", "R² robust (ours)",
+                    "R² robust (SymTorch)", "channels recovered", "equations"], body)]
+    if rule:
+        parts.append(f'<p class="rule"><b>Rule.</b> {esc(rule)}</p>')
+    return _write(out_dir, "n-body force-law table", parts)
