@@ -53,14 +53,14 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from physdistill._io import atomic_write_json, load_state, read_json, save_state
+from physdistill._io import load_state, read_json
+from physdistill.checkpoints import CHECKPOINT, CHECKPOINT_META, save_checkpoint
+from physdistill.checkpoints import load_checkpoint as load_saved_checkpoint
 from physdistill.devices import resolve_device
 from physdistill.errors import PhysDistillError
 from physdistill.nbody.dataset import fully_connected
 from physdistill.nbody.model import ogn_loss
 
-CHECKPOINT = "checkpoint.safetensors"
-CHECKPOINT_META = "checkpoint.json"
 HISTORY = "history.json"
 AMP_MODES = ("none", "bf16")
 
@@ -594,29 +594,13 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, *, edge_index: Tensor | Non
 
 def _save_checkpoint(out: Path, meta: dict, state: dict) -> None:
     """Weights + optimizer state (safetensors), settings and history (JSON), each atomic."""
-    out.mkdir(parents=True, exist_ok=True)
-    save_state(out / CHECKPOINT, state)
-    atomic_write_json(out / CHECKPOINT_META, {**meta, "epoch": state["epoch"]})
-    atomic_write_json(out / HISTORY, state["history"])
+    save_checkpoint(out, {**meta, "epoch": state["epoch"]}, state,
+                    side_files={HISTORY: state["history"]})
 
 
 def _load_checkpoint(out: Path, meta: dict) -> dict:
-    saved = read_json(out / CHECKPOINT_META, "checkpoint settings")
-    if not isinstance(saved, dict):
-        raise PhysDistillError(f"{out / CHECKPOINT_META} is not a checkpoint description")
-    diff = sorted(key for key in meta if saved.get(key) != meta[key])
-    if diff:
-        details = "; ".join(f"{key}: checkpoint {saved.get(key)!r}, now {meta[key]!r}"
-                            for key in diff)
-        raise PhysDistillError(f"cannot resume from {out}: settings differ ({details}); rerun "
-                               "with the original settings, or start over without --resume")
-    state = load_state(out / CHECKPOINT)
-    missing = [k for k in ("model", "optimizer", "scheduler", "epoch", "history")
-               if k not in state]
-    if missing:
-        raise PhysDistillError(f"checkpoint {out / CHECKPOINT} lacks {missing}; it was not "
-                               "written by this trainer")
-    return state
+    return load_saved_checkpoint(out, meta, required=("model", "optimizer", "scheduler",
+                                                      "epoch", "history"))
 
 
 def load_checkpoint(path: str | Path, map_location: str = "cpu") -> tuple[nn.Module, dict]:
