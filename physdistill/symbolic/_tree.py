@@ -18,9 +18,11 @@ function names     ``args`` ([x])                              ``sin cos tan exp
 =================  ==========================================  =================================
 
 Reading a tree checks every node against this whitelist (unknown types or keys, wrong arity,
-non-finite numbers, names that are not identifiers) and against size limits (node count, depth,
-size of exact powers) *before* building anything, so a hostile file cannot run code or exhaust
-memory. Nothing is ever passed to ``eval``.
+non-finite numbers, names that are not identifiers) and against size limits (node count, depth)
+*before* building anything; while building, every power is checked after its exponent is
+built, so a non-literal exact exponent (``Pow(2, Pow(2, 64))``) is refused before sympy forms
+the power. A hostile file can neither run code nor exhaust time or memory. Nothing is ever
+passed to ``eval``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from physdistill.errors import PhysDistillError
 from physdistill.symbolic._parse import (
     MAX_EXACT_EXPONENT,
     MAX_EXACT_INT,
+    _checked_pow,
     check_name,
 )
 
@@ -221,8 +224,15 @@ def from_tree(tree: Any) -> sympy.Expr:
                 if _exact_compound(base_node):
                     raise PhysDistillError("an exact power of an exact compound number must be "
                                            "written as one number")
-            return sympy.Pow(build(base_node), build(exp_node))
+            # the built exponent is checked too: a non-literal exact exponent such as
+            # Pow(2, 64) folds into a number before the outer power is formed
+            return _checked_pow(build(base_node), build(exp_node))
         args = [build(a) for a in node["args"]]
+        if kind in ("Add", "Mul") and sum(a.is_Number and not a.is_Float for a in args) > 1:
+            # sympy folds exact numbers (our writer never stores two in one node); folding
+            # crafted ones could build astronomically large integers
+            raise PhysDistillError(f"{kind} node holds more than one exact number; expected "
+                                   "them folded into one")
         if kind == "Add":
             return sympy.Add(*args)
         if kind == "Mul":

@@ -50,6 +50,7 @@ import sympy
 
 from physdistill.errors import PhysDistillError
 from physdistill.symbolic._parse import parse_expression
+from physdistill.symbolic.bounded import bounded
 from physdistill.symbolic.expr import Expression, plain_symbols, round_constants
 from physdistill.symbolic.fit import fit_coefficients
 
@@ -136,6 +137,12 @@ def _ood_points(inputs: Mapping[str, np.ndarray], primary: Sequence[str],
     return cols
 
 
+def _over_one_denominator(diff: sympy.Expr) -> tuple[sympy.Expr, sympy.Expr]:
+    """``(expanded numerator, denominator)`` of ``diff`` put over one denominator."""
+    num, den = sympy.fraction(sympy.together(diff))
+    return sympy.expand(num), den
+
+
 def _term_check(diff: sympy.Expr, env: Mapping[str, np.ndarray], names: Sequence[str],
                 scale: float, tol: float) -> tuple[bool, str]:
     """Whether every term of ``diff`` is small. ``diff`` is first put over one denominator and
@@ -145,12 +152,12 @@ def _term_check(diff: sympy.Expr, env: Mapping[str, np.ndarray], names: Sequence
     if diff == 0:
         return True, "the difference is exactly 0"
     num, den = diff, sympy.Integer(1)
-    if sympy.count_ops(diff) <= 300:
-        try:
-            num, den = sympy.fraction(sympy.together(diff))
-            num = sympy.expand(num)
-        except Exception:  # odd float expressions can fail to simplify; judge them as they are
-            num, den = diff, sympy.Integer(1)
+    try:  # bounded in size and time (bounded() gives None): judged as it is then
+        parts = bounded(_over_one_denominator, diff, max_ops=300)
+    except Exception:  # odd float expressions can fail to simplify; judge them as they are
+        parts = None
+    if parts is not None:
+        num, den = parts
     if num == 0:
         return True, "the difference simplifies to 0"
     terms = num.args if num.is_Add else (num,)
@@ -302,11 +309,11 @@ def compare(found: Any, reference: Any, inputs: Mapping[str, Any], *,
         if m2:
             match, detail = True, f"after rounding constants to {digits} digits, {d2}"
         else:
-            try:
-                zero = sympy.simplify(rounded_diff) == 0 if sympy.count_ops(
-                    rounded_diff) <= 80 else False
+            try:  # bounded in size and time: no match when it runs out
+                simple = bounded(sympy.simplify, rounded_diff, max_ops=80, seconds=5.0)
             except Exception:  # simplify may fail on odd inputs: no match then
-                zero = False
+                simple = None
+            zero = simple is not None and simple == 0
             if zero:
                 match, detail = True, (f"after rounding constants to {digits} digits the "
                                        "difference simplifies to 0")

@@ -19,6 +19,7 @@ import json
 import math
 import os
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -166,24 +167,33 @@ def is_supported(expr: sympy.Expr) -> bool:
 _TRIG = (sympy.sin, sympy.cos, sympy.tan)
 
 
-def tidy(expr: sympy.Expr, max_ops: int = 60) -> sympy.Expr:
+def tidy(expr: sympy.Expr, max_ops: int = 60, seconds: float = 2.0) -> sympy.Expr:
     """The least complex of a few cheap sympy rewrites of ``expr`` (or ``expr`` itself).
 
     Tried: ``factor_terms``, ``powsimp``, ``expand``, ``together``, ``cancel`` and, when there
     are trigonometric functions, ``trigsimp``; the winner must be supported and strictly less
     complex. (Full ``sympy.simplify`` costs ~0.2 s per candidate and rarely does better on
     engine output, which sympy has already folded.) Expressions with more than ``max_ops``
-    operations are left alone.
+    operations are left alone, and the rewrites are bounded in time
+    (:func:`~physdistill.symbolic.bounded.bounded`: each at most
+    :data:`~physdistill.symbolic.bounded.REWRITE_SECONDS`, all together at most ``seconds``);
+    a rewrite that runs out of time is skipped, so the worst case returns ``expr`` unchanged.
     """
+    from physdistill.symbolic.bounded import REWRITE_SECONDS, bounded
+
     if sympy.count_ops(expr) > max_ops:
         return expr
     rewrites = [sympy.factor_terms, sympy.powsimp, sympy.expand, sympy.together, sympy.cancel]
     if expr.has(*_TRIG):
         rewrites.append(sympy.trigsimp)
     best, best_c = expr, complexity(expr)
+    end = time.perf_counter() + seconds
     for fn in rewrites:
+        left = min(REWRITE_SECONDS, end - time.perf_counter())
+        if left <= 0:
+            break
         try:
-            s = fn(expr)
+            s = bounded(fn, expr, seconds=left, max_ops=None)
         except Exception:  # sympy raises assorted errors on odd float expressions
             continue
         if not isinstance(s, sympy.Expr) or not s.free_symbols <= expr.free_symbols:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -144,3 +145,71 @@ def test_with_constants():
     assert sorted(e2.constants) == [3.0, 5.0]
     with pytest.raises(PhysDistillError, match="expected 2 constants"):
         e.with_constants([1.0])
+
+
+_TWO_TO_THE_64 = {"type": "Pow", "args": [{"type": "Integer", "value": 2},
+                                          {"type": "Integer", "value": 64}]}
+
+
+@pytest.mark.parametrize("tree", [
+    # the exponent is itself an exact power: only the literal exponent was checked before
+    {"type": "Pow", "args": [{"type": "Integer", "value": 2}, _TWO_TO_THE_64]},
+    {"type": "Pow", "args": [{"type": "Symbol", "name": "x0"}, _TWO_TO_THE_64]},
+    {"type": "Pow", "args": [{"type": "Integer", "value": 3}, {"type": "Mul", "args": [
+        {"type": "Integer", "value": 10**15}, {"type": "Integer", "value": 10**15}]}]},
+])
+def test_crafted_non_literal_exponent_is_refused_fast(tree):
+    """Issue 20: ``Pow(2, Pow(2, 64))`` hung ``Expression.from_json`` (and ``physdistill
+    report``, which reads fronts through it) for 10 minutes; now it is refused in under 1 s."""
+    from physdistill.symbolic import ParetoFront
+
+    start = time.perf_counter()
+    with pytest.raises(PhysDistillError, match="too large|exact number"):
+        Expression.from_json(json.dumps(_doc(tree)))
+    with pytest.raises(PhysDistillError, match="too large|exact number"):
+        ParetoFront.from_dict({"candidates": [{"expression": _doc(tree), "complexity": 5,
+                                               "loss": 0.0, "score": 0.0}],
+                               "chosen_index": 0, "rule": "best", "target_variance": 1.0,
+                               "backend": "operon", "meta": {}})
+    assert time.perf_counter() - start < 1.0
+
+
+def test_legitimate_constant_exponents_still_round_trip():
+    e = Expression("x**sqrt(2) + 3*x**(pi/2) + sin(x)**-2", ["x"])
+    assert Expression.from_json(e.to_json()) == e
+
+
+def test_a_rewrite_that_would_not_finish_is_bounded(monkeypatch):
+    """Issue 20: ``tidy`` (the cleaning step of every search) ran ``trigsimp`` without a bound
+    and spent over 20 minutes in one call. A stand-in ``trigsimp`` that never returns (and
+    swallows ``Exception`` like sympy's own fallbacks) is interrupted at the time bound, and
+    ``tidy`` returns the best of the rewrites that finished."""
+    x = sympy.Symbol("x")
+
+    def never_finishes(expr):
+        while True:
+            try:
+                sympy.expand((x + 1) ** 3)
+            except Exception:
+                pass
+
+    monkeypatch.setattr(sympy, "trigsimp", never_finishes)
+    start = time.perf_counter()
+    out = tidy(x * sympy.sin(x) + x * sympy.cos(x) ** 2 + x * sympy.sin(x) ** 2, seconds=1.0)
+    assert time.perf_counter() - start < 3.0
+    # factor_terms still pulled out the common factor, within the bound
+    assert out.is_Mul and x in out.args
+
+
+def test_bounded_gives_none_past_the_bounds():
+    from physdistill.symbolic.bounded import bounded
+
+    x = sympy.Symbol("x")
+
+    def slow(expr):
+        while True:
+            sympy.expand((x + 2) ** 2)
+
+    assert bounded(slow, x, seconds=0.2) is None
+    assert bounded(sympy.expand, sum(x**k for k in range(100)), max_ops=10) is None
+    assert bounded(sympy.expand, x * (x + 1)) == x**2 + x
