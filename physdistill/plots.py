@@ -97,7 +97,8 @@ def axis_coverage(ax: Any, q: float = 1.0) -> tuple[float, float] | None:
         if coll.get_gid() == REFERENCE:
             continue
         if hasattr(coll, "get_coordinates"):  # QuadMesh
-            pts.append(coll.get_coordinates().reshape(-1, 2))
+            pts.append(np.ma.filled(np.ma.asarray(coll.get_coordinates(), float), np.nan)
+                       .reshape(-1, 2))
         elif coll.get_offsets() is not None and len(coll.get_offsets()) > 1:
             pts.append(np.asarray(coll.get_offsets(), float))
         else:
