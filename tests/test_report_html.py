@@ -59,10 +59,16 @@ def runs(tmp_path_factory):
     return root, figs
 
 
-def _chromium(args, tmp_path):
+@pytest.fixture(scope="module")
+def chromium():
+    """The browser, or a skip that says why (before the runs are made)."""
     if CHROMIUM is None:
         pytest.skip("chromium is not installed (apt-get install -y chromium; .ci/run installs "
                     "it): the HTML report was not rendered")
+    return CHROMIUM
+
+
+def _chromium(args, tmp_path):
     profile = tmp_path / f"profile{len(list(tmp_path.iterdir()))}"
     out = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args],
                          capture_output=True, text=True, timeout=120)
@@ -92,7 +98,7 @@ def _not_blank(shot):
 
 
 @pytest.mark.parametrize("kind", ["nbody", "heat"])
-def test_run_report_renders_in_chromium(runs, kind, tmp_path):
+def test_run_report_renders_in_chromium(chromium, runs, kind, tmp_path):
     root, _ = runs
     page = root / kind / "index.html"
     html = page.read_text()
@@ -126,7 +132,7 @@ def test_report_open_prints_the_html_path(runs, capsys):
     assert printed[-1].endswith("index.html") and (root / "heat" / "index.html").is_file()
 
 
-def test_table_report_renders_in_chromium(runs, tmp_path):
+def test_table_report_renders_in_chromium(chromium, runs, tmp_path):
     """write_table_html on table.json-shaped rows: one real run, one failed cell."""
     from physdistill.report_html import write_table_html
 
