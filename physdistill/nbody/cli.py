@@ -107,8 +107,9 @@ def run_train(args: argparse.Namespace) -> int:
     from physdistill.errors import PhysDistillError
     from physdistill.nbody.dataset import load_dataset
     from physdistill.nbody.model import OGN, OGNConfig
-    from physdistill.nbody.train import CHECKPOINT, CHECKPOINT_META, HISTORY, TrainConfig, Trainer
-    from physdistill.runs import RunFolder
+    from physdistill.nbody.pipeline import law_record
+    from physdistill.nbody.train import TrainConfig, Trainer
+    from physdistill.runs import RunFolder, fingerprint
 
     if args.resume and args.force:
         raise PhysDistillError("--resume continues a run and --force starts it over; give one")
@@ -128,19 +129,26 @@ def run_train(args: argparse.Namespace) -> int:
               "train": train_cfg.to_dict()}
     run = None
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 writes
+        # --force empties the folder: no stale checkpoint can be resumed later
         run = RunFolder(out, "nbody-train", force=args.force, resume=args.resume, config=config)
-        if args.force:  # a fresh start: no stale checkpoint may be resumed later
-            for name in (CHECKPOINT, CHECKPOINT_META, HISTORY):
-                (out / name).unlink(missing_ok=True)
-        run.write_json("config.json", config)
-    torch.manual_seed(args.seed)
-    model = OGN(model_cfg)
-    trainer = Trainer(train_cfg, out=out, resume=args.resume, progress=not args.quiet)
-    with run.stage("train") if run is not None else contextlib.nullcontext({}) as info:
-        trainer.fit(model, train, val if val[0].shape[0] else None)
-        info.update(device=str(trainer.device_), processes=trainer.dist_.world)
+    try:  # a refusal below leaves no run.json behind (RunFolder.close)
+        if run is not None:
+            run.inputs.update(law=law_record(ds.law), dataset=fingerprint(args.dataset))
+            run.check_stages()
+            run.write_json("config.json", config)
+        torch.manual_seed(args.seed)
+        model = OGN(model_cfg)
+        trainer = Trainer(train_cfg, out=out, resume=args.resume, progress=not args.quiet)
+        with run.stage("train") if run is not None else contextlib.nullcontext({}) as info:
+            trainer.fit(model, train, val if val[0].shape[0] else None)
+            info.update(device=str(trainer.device_), processes=trainer.dist_.world)
+    except BaseException as exc:
+        if run is not None:
+            run.close(exc)
+        raise
     if run is None:
         return 0
+    run.close()
     h = trainer.history_
     val_text = "" if h["val"][-1] is None else f", val MAE {h['val'][-1]:.4g}"
     print(f"trained the {args.reg} OGN for {trainer.epochs_done_} epochs on "
