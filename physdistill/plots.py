@@ -103,6 +103,9 @@ def axis_coverage(ax: Any, q: float = 1.0) -> tuple[float, float] | None:
             pts.append(np.asarray(coll.get_offsets(), float))
         else:
             pts += [p.vertices for p in coll.get_paths()]
+    for im in ax.get_images():
+        x0, x1, y0, y1 = im.get_extent()
+        pts.append(np.array([[x0, y0], [x1, y1]], float))
     pts = [p for p in pts if p.size]
     if not pts:
         return None
