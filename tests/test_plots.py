@@ -54,6 +54,9 @@ def test_axis_coverage_flags_a_collapsed_cloud():
     assert plots.axis_coverage(ax)[0] > 0.6
     cbar_only = fig.add_axes([0.9, 0.1, 0.02, 0.8])
     assert plots.axis_coverage(cbar_only) is None
+    image = fig.add_axes([0.1, 0.1, 0.3, 0.3])
+    image.imshow(np.eye(3))
+    assert plots.axis_coverage(image) == (1.0, 1.0)
     plt.close(fig)
 
 
