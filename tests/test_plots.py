@@ -56,7 +56,7 @@ def test_axis_coverage_flags_a_collapsed_cloud():
     assert plots.axis_coverage(cbar_only) is None
     image = fig.add_axes([0.1, 0.1, 0.3, 0.3])
     image.imshow(np.eye(3))
-    assert plots.axis_coverage(image) == (1.0, 1.0)
+    assert min(plots.axis_coverage(image)) > 0.95
     plt.close(fig)
 
 
