@@ -26,6 +26,8 @@ def _common(p: argparse.ArgumentParser) -> None:
                             ("sr-restarts", int, "pooled searches per channel")):
         p.add_argument(f"--{name}", type=typ, help=f"{what} (default: the preset's)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", type=int, nargs="+",
+                   help="run each cell once per seed (models of one recipe train as one stack)")
     p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -87,9 +89,42 @@ def run_nbody_cmd(args: argparse.Namespace) -> int:
         get_law(args.law)  # raises the unknown-law error with a suggestion
     cfg = _config(args, law=args.law, potential=args.potential, reg=args.reg, data=args.data,
                   model=args.model)
+    if args.seeds:
+        return _run_seeds(cfg, args)
     m = run_nbody(cfg, args.out, force=args.force, resume=args.resume,
                   progress=not args.quiet)
     print(summary(m))
+    return 0
+
+
+def _run_seeds(cfg, args: argparse.Namespace) -> int:
+    """``physdistill nbody ... --seeds S1 S2 ...``: one run per seed, as a grid of one cell
+    (``OUT/LAW-REG-sSEED``), then each run's summary and the recovered channels over seeds."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from physdistill.errors import PhysDistillError
+    from physdistill.nbody.grid import run_grid
+    from physdistill.nbody.pipeline import _law
+
+    if args.model is not None or args.force:
+        raise PhysDistillError("--seeds trains one model per seed: it takes no --model or "
+                               "--force (finished seeds are kept; remove OUT to start over)")
+    out = Path(args.out or f"runs/nbody-{_law(cfg.resolved()).name}-{cfg.reg}-seeds")
+    rows = run_grid([replace(cfg, seed=s) for s in args.seeds], out,
+                    progress=not args.quiet)
+    got = n = 0
+    for r in rows:
+        m = r["metrics"]
+        if "error" in m:
+            print(f"\n{r['name']}: error: {m['error']}")
+            n += cfg.dim
+            continue
+        print(summary(m))
+        got += sum(bool(c["recovered"]) for c in m["channels"])
+        n += len(m["channels"])
+    print(f"\nchannels recovered over seeds {' '.join(map(str, args.seeds))}: {got}/{n} "
+          f"(runs in {out})")
     return 0
 
 
@@ -115,6 +150,7 @@ def summary(m: dict) -> str:
 def run_table_cmd(args: argparse.Namespace) -> int:
     from physdistill.nbody.table import run_table
 
-    text = run_table(args.laws, args.regs, args.out, _config(args), progress=not args.quiet)
+    text = run_table(args.laws, args.regs, args.out, _config(args), seeds=args.seeds,
+                     progress=not args.quiet)
     print(text)
     return 0

@@ -110,6 +110,23 @@ class Regularizer(nn.Module):
     def train_progress(self, progress: float) -> None:
         """Called by the trainer before each step with the fraction of training done."""
 
+    @classmethod
+    def stacked(cls, regs: list[Regularizer], buffers: dict[str, Tensor], raw: Tensor,
+                n_nodes: int) -> tuple[Tensor, Tensor | None] | None:
+        """Messages and penalties of ``M`` regularisers of this class at once, for a stack of
+        models (:class:`~physdistill.nbody.stack.StackedOGN`), or ``None`` when the class has no
+        batched form (the stack then calls each regulariser in turn).
+
+        ``buffers`` holds each buffer of the ``M`` regularisers stacked (``[M, ...]``); the
+        regularisers' own buffers are views into it, so in-place updates reach both.
+
+        Shapes: raw ``[M, E, raw_dim]`` -> messages ``[M, E, msg_dim]`` and penalties ``[M]``
+        (or ``None`` without a penalty).
+        """
+        if cls.forward is Regularizer.forward and cls.penalty_terms is Regularizer.penalty_terms:
+            return raw, None
+        return None
+
     def channel_scores(self, raw: Tensor) -> Tensor:
         """Per-channel importance used to rank message channels: the std over edges.
 
@@ -158,6 +175,10 @@ class L1(Regularizer):
     def penalty_terms(self, raw: Tensor) -> Tensor:
         return raw.abs().sum()
 
+    @classmethod
+    def stacked(cls, regs, buffers, raw, n_nodes):
+        return raw, raw.abs().sum((1, 2)) * (regs[0].strength / max(int(n_nodes), 1))
+
 
 @register_regularizer
 class KL(Regularizer):
@@ -192,6 +213,14 @@ class KL(Regularizer):
     def penalty_terms(self, raw: Tensor) -> Tensor:
         mu, logvar = self.split(raw)
         return 0.5 * (torch.exp(logvar) + mu * mu - logvar).sum()
+
+    @classmethod
+    def stacked(cls, regs, buffers, raw, n_nodes):
+        C = regs[0].msg_dim
+        mu, logvar = raw[..., :C], raw[..., C:]
+        penalty = 0.5 * (torch.exp(logvar) + mu * mu - logvar).sum((1, 2))
+        msg = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu) if regs[0].training else mu
+        return msg, penalty * (regs[0].strength / max(int(n_nodes), 1))
 
     def channel_scores(self, raw: Tensor) -> Tensor:
         with torch.no_grad():
@@ -262,6 +291,17 @@ class Pruning(Regularizer):
                 self.ema_sq.lerp_((r * r).mean(0), w)
                 self.ema_count.add_(1.0)
         return raw * self.mask
+
+    @classmethod
+    def stacked(cls, regs, buffers, raw, n_nodes):
+        if regs[0].training and torch.is_grad_enabled():
+            with torch.no_grad():
+                r = raw.detach()
+                w = torch.clamp(1.0 / (buffers["ema_count"] + 1.0), min=1.0 - regs[0].decay)
+                buffers["ema_mean"].lerp_(r.mean(1), w[:, None])
+                buffers["ema_sq"].lerp_((r * r).mean(1), w[:, None])
+                buffers["ema_count"].add_(1.0)
+        return raw * buffers["mask"][:, None, :], None
 
     def train_progress(self, progress: float) -> None:
         k = self.target(progress)

@@ -1,23 +1,30 @@
-"""``physdistill nbody-table``: the law x regulariser grid, beside the published numbers.
+"""``physdistill nbody-table``: the law x regulariser grid over seeds, beside the published numbers.
 
-Each cell is one :func:`~physdistill.nbody.pipeline.run_nbody` run in ``OUT/LAW-REG`` (one
-dataset per law, shared by its regularisers, in ``OUT/data-LAW``). Finished runs are reused
-(``resume``), so an interrupted table continues where it stopped. The reference numbers are read
-from ``experiments/reference_numbers.json`` (SymTorch's reproduction; source in the file).
+Each cell (law, regulariser, seed) is one ``physdistill nbody`` run in ``OUT/LAW-REG-sSEED``,
+run by :func:`~physdistill.nbody.grid.run_grid` (shared datasets, stacked training, parallel
+distillation; an interrupted table continues where it stopped). Over the seeds, each (law,
+regulariser) entry gives the channels recovered as ``k/n``, the robust and all-edges R² of the
+force fit as median [min, max] over seeds and channels, and the median seconds of each stage.
+The reference numbers are read from ``experiments/reference_numbers.json`` (SymTorch's
+reproduction; source in the file).
+
+Writes ``OUT/table.md``, ``OUT/table.json`` and ``OUT/recovery.png`` (a heat map of recovery
+per entry beside the published robust R²).
 """
 
 from __future__ import annotations
 
 import json
+import statistics
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from physdistill._io import atomic_write_text
-from physdistill.errors import PhysDistillError
-from physdistill.nbody.pipeline import NBodyConfig, run_nbody, simulation_device
+from physdistill.nbody.pipeline import NBodyConfig
 
 REFERENCE_FILE = Path(__file__).resolve().parents[2] / "experiments" / "reference_numbers.json"
+STAGES = ("data", "train", "distill", "rollout", "report")
 
 
 def reference_numbers(path: Path = REFERENCE_FILE) -> dict[str, Any]:
@@ -27,53 +34,92 @@ def reference_numbers(path: Path = REFERENCE_FILE) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def _pair(v: list[float] | None) -> str:
-    return "-" if not v else " / ".join(f"{x:.3f}" for x in v)
+def _spread(values: list[float]) -> str:
+    if not values:
+        return "-"
+    med = statistics.median(values)
+    if len(values) == 1:
+        return f"{med:.3f}"
+    return f"{med:.3f} [{min(values):.3f}, {max(values):.3f}]"
+
+
+def summarise(rows: list[dict[str, Any]], laws: list[str], regs: list[str]
+              ) -> list[dict[str, Any]]:
+    """One entry per (law, regulariser): recovered channels over the seeds, R² spreads, stage
+    seconds, errors, and the published robust R²."""
+    ref = reference_numbers().get("table", {})
+    entries = []
+    for law in laws:
+        for reg in regs:
+            cells = [r for r in rows if r["law"] == law and r["reg"] == reg]
+            ok = [r["metrics"] for r in cells if "error" not in r["metrics"]]
+            chans = [c for m in ok for c in m["channels"]]
+            stages = {s: statistics.median([m["timings"].get(s, 0.0) for m in ok])
+                      for s in STAGES if any(s in m["timings"] for m in ok)}
+            if any(r.get("stack_seconds") for r in cells):
+                stages["train"] = statistics.median(r["stack_seconds"] or 0.0 for r in cells)
+            entries.append({
+                "law": law, "reg": reg, "seeds": [r["seed"] for r in cells],
+                "recovered": sum(bool(c["recovered"]) for c in chans),
+                "channels": len(chans) + 2 * (len(cells) - len(ok)),
+                "law_forms": sorted({c.get("law_form", "none") for c in chans}),
+                "r2_robust": [v for m in ok for v in m["message_r2_robust"]],
+                "r2_all": [v for m in ok for v in m["message_r2_all"]],
+                "val_loss": [m["val_loss"] for m in ok],
+                "seconds": stages,
+                "errors": [f"s{r['seed']}: {r['metrics']['error']}" for r in cells
+                           if "error" in r["metrics"]],
+                "reference": ref.get(law, {}).get(reg),
+            })
+    return entries
+
+
+def render(entries: list[dict[str, Any]], regs: list[str]) -> str:
+    """The Markdown table of :func:`summarise`'s entries, with per-regulariser and grand
+    totals beside SymTorch's."""
+    ref = reference_numbers()
+    md = ["| law | regulariser | seeds | recovered | R² robust (ours) | R² robust (SymTorch) | "
+          "R² all (ours) | train / distill / rollout s |",
+          "|---|---|---|---|---|---|---|---|"]
+    for e in entries:
+        s = e["seconds"]
+        secs = " / ".join(f"{s[k]:.0f}" if k in s else "-" for k in ("train", "distill",
+                                                                       "rollout"))
+        ref_r2 = " / ".join(f"{v:.3f}" for v in e["reference"]) if e["reference"] else "-"
+        err = f" ({'; '.join(x[:60] for x in e['errors'])})" if e["errors"] else ""
+        md.append(f"| {e['law']} | {e['reg']} | {len(e['seeds'])} | {e['recovered']}/"
+                  f"{e['channels']}{err} | {_spread(e['r2_robust'])} | {ref_r2} | "
+                  f"{_spread(e['r2_all'])} | {secs} |")
+    total = sum(e["recovered"] for e in entries)
+    n = sum(e["channels"] for e in entries)
+    md.append("")
+    by_reg = []
+    for reg in regs:
+        es = [e for e in entries if e["reg"] == reg]
+        by_reg.append(f"{reg} {sum(e['recovered'] for e in es)}/{sum(e['channels'] for e in es)}")
+    md.append(f"Channels recovered: **{total}/{n}** ({', '.join(by_reg)}). "
+              f"SymTorch, one run: {ref.get('symbolic_recovery', 'n/a')}")
+    return "\n".join(md) + "\n"
 
 
 def run_table(laws: list[str], regs: list[str], out: str | Path, base: NBodyConfig, *,
-              progress: bool = True) -> str:
-    """Run the grid and write ``OUT/table.md`` and ``OUT/table.json``; return the Markdown."""
-    from physdistill.nbody.dataset import make_dataset
-    from physdistill.nbody.laws import get_law
-    from physdistill.nbody.simulate import SimConfig
+              seeds: list[int] | None = None, progress: bool = True) -> str:
+    """Run the grid (every law x regulariser x seed), write ``table.md``, ``table.json`` and
+    ``recovery.png`` into ``out``, and return the Markdown."""
+    from physdistill.nbody.grid import run_grid
+    from physdistill.plots import recovery_grid
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    ref = reference_numbers().get("table", {})
-    rows = []
-    for law_name in laws:
-        law = get_law(law_name)
-        cfg0 = replace(base, law=law_name, potential=None).resolved()
-        data = out / f"data-{law_name}"
-        if not (data / "meta.json").is_file():
-            make_dataset(law, SimConfig(n=cfg0.n, dim=cfg0.dim, sims=cfg0.sims,
-                                        steps=cfg0.steps, seed=cfg0.seed,
-                                        device=simulation_device(cfg0.device)),
-                         data, force=True, progress=progress)
-        for reg in regs:
-            cfg = replace(cfg0, reg=reg, data=str(data))
-            run_dir = out / f"{law_name}-{reg}"
-            resume = (run_dir / "run.json").is_file()
-            try:
-                m = run_nbody(cfg, run_dir, resume=resume, force=not resume, progress=progress)
-            except PhysDistillError as exc:
-                m = {"error": str(exc)}
-            rows.append({"law": law_name, "reg": reg, "metrics": m,
-                         "reference": ref.get(law_name, {}).get(reg)})
-    md = ["| law | regulariser | R² all (ours) | R² robust (ours) | R² robust (SymTorch) | "
-          "channels recovered | seconds |", "|---|---|---|---|---|---|---|"]
-    for r in rows:
-        m = r["metrics"]
-        if "error" in m:
-            md.append(f"| {r['law']} | {r['reg']} | error: {m['error'][:80]} | | "
-                      f"{_pair(r['reference'])} | | |")
-            continue
-        rec = sum(c["recovered"] for c in m["channels"])
-        md.append(f"| {r['law']} | {r['reg']} | {_pair(m['message_r2_all'])} | "
-                  f"{_pair(m['message_r2_robust'])} | {_pair(r['reference'])} | "
-                  f"{rec}/{len(m['channels'])} | {sum(m['timings'].values()):.0f} |")
-    text = "\n".join(md) + "\n"
+    seeds = list(seeds) if seeds else [base.seed]
+    cells = [replace(base, law=law, potential=None, reg=reg, seed=seed)
+             for law in laws for reg in regs for seed in seeds]
+    rows = run_grid(cells, out, progress=progress)
+    for r, c in zip(rows, cells):
+        r.update(law=c.law, reg=c.reg, seed=c.seed)
+    entries = summarise(rows, laws, regs)
+    text = render(entries, regs)
     atomic_write_text(out / "table.md", text)
-    atomic_write_text(out / "table.json", json.dumps(rows, indent=1, default=str))
+    atomic_write_text(out / "table.json", json.dumps({"entries": entries, "cells": rows},
+                                                     indent=1, default=str))
+    recovery_grid(entries, laws, regs, out / "recovery.png")
     return text

@@ -105,15 +105,30 @@ def test_operators_follow_the_potential():
     assert "exp" in force_operators(get_law(potential="m1*m2*exp(-r)/r"), 2)
 
 
-def test_table_on_a_tiny_grid(tmp_path):
+def test_table_on_a_tiny_grid_over_seeds(tmp_path):
+    """``nbody-table --seeds``: every (law, regulariser) entry over two seeds, as k/n beside the
+    published numbers, with the JSON rows and the heat map; a second call reuses the cells."""
     from physdistill.nbody.table import run_table
 
     base = NBodyConfig(**{k: v for k, v in TINY.items() if k != "law"})
-    text = run_table(["spring"], ["bottleneck", "l1"], tmp_path, base, progress=False)
-    assert "| spring | bottleneck |" in text and "| spring | l1 |" in text
-    assert "1.000 / 1.000" in text  # SymTorch's published spring/bottleneck robust R^2
+    text = run_table(["spring"], ["l1"], tmp_path, base, seeds=[0, 1], progress=False)
+    assert "| spring | l1 | 2 |" in text
+    rows = [line for line in text.splitlines() if line.startswith("| spring")]
+    assert all("/4 " in line or "/4 |" in line for line in rows), rows  # k/4: 2 seeds x 2
+    assert "0.996 / 0.999" in text  # SymTorch's published spring/l1 robust R^2
+    assert "Channels recovered: **" in text and "/4**" in text
     assert (tmp_path / "table.md").read_text() == text
-    assert (tmp_path / "spring-l1" / "metrics.json").is_file()
+    table = json.loads((tmp_path / "table.json").read_text())
+    assert len(table["cells"]) == 2 and len(table["entries"]) == 1
+    assert (tmp_path / "recovery.png").is_file() and (tmp_path / "recovery.svg").is_file()
+    for name in ("spring-l1-s0", "spring-l1-s1"):
+        m = json.loads((tmp_path / name / "metrics.json").read_text())
+        assert m["seed"] == int(name[-1])
+        assert RunFolder.open(tmp_path / name).meta["stages"]["train"]["stack"] == [
+            "spring-l1-s0", "spring-l1-s1"]
+    before = (tmp_path / "spring-l1-s1" / "metrics.json").stat().st_mtime_ns
+    assert run_table(["spring"], ["l1"], tmp_path, base, seeds=[0, 1], progress=False) == text
+    assert (tmp_path / "spring-l1-s1" / "metrics.json").stat().st_mtime_ns == before
 
 
 def test_a_run_depends_on_its_seed_alone(tmp_path):
