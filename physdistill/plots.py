@@ -443,3 +443,52 @@ def curves_vs_step(step: list[float], series: dict[str, list[float]], path: str 
     ax.set(xlabel="step", ylabel=ylabel, title=title)
     ax.legend()
     return save_figure(fig, path)
+
+
+@_styled
+def recovery_grid(entries: list[dict[str, Any]], rows: list[str], cols: list[str],
+                  path: str | Path, title: str = "force-law recovery") -> Path:
+    """A grid's recovery at a glance: left, the fraction of message channels recovered per
+    (row, column) entry, annotated ``k/n``; right, the median robust R² of the force fit,
+    annotated with the published value beneath it where there is one.
+
+    Args:
+        entries: dicts with ``law``, ``reg`` (row and column names), ``recovered``,
+            ``channels``, ``r2_robust`` (list) and ``reference`` (published pair, or None).
+    """
+    plt = _plt()
+    by = {(e["law"], e["reg"]): e for e in entries}
+    frac = np.full((len(rows), len(cols)), np.nan)
+    r2 = np.full_like(frac, np.nan)
+    for i, r in enumerate(rows):
+        for j, c in enumerate(cols):
+            e = by.get((r, c))
+            if e and e["channels"]:
+                frac[i, j] = e["recovered"] / e["channels"]
+            if e and e["r2_robust"]:
+                r2[i, j] = float(np.median(e["r2_robust"]))
+    fig, axes = plt.subplots(1, 2, figsize=(3.0 + 1.6 * len(cols), 1.2 + 0.6 * len(rows)))
+    for ax, data, label in ((axes[0], frac, "channels recovered"),
+                            (axes[1], r2, "median robust R² (SymTorch's below)")):
+        im = ax.imshow(data, vmin=0, vmax=1, cmap="viridis", aspect="auto")
+        ax.set_xticks(range(len(cols)), cols)
+        ax.set_yticks(range(len(rows)), rows)
+        ax.grid(False)
+        ax.set_title(label)
+        for i, r in enumerate(rows):
+            for j, c in enumerate(cols):
+                e = by.get((r, c))
+                if not e:
+                    continue
+                if data is frac:
+                    text = f"{e['recovered']}/{e['channels']}"
+                else:
+                    text = "-" if np.isnan(data[i, j]) else f"{data[i, j]:.3f}"
+                    if e.get("reference"):
+                        text += f"\n({float(np.mean(e['reference'])):.2f})"
+                v = data[i, j]
+                ax.text(j, i, text, ha="center", va="center", fontsize=8,
+                        color="black" if not np.isnan(v) and v > 0.6 else "white")
+        fig.colorbar(im, ax=ax, shrink=0.8)
+    fig.suptitle(title)
+    return save_figure(fig, path)
