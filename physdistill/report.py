@@ -43,12 +43,14 @@ def run_report(args: argparse.Namespace) -> int:
     from physdistill.errors import PhysDistillError
     from physdistill.runs import RunFolder
 
-    run = RunFolder.open(args.run)
-    if run.kind not in WRITERS:
-        raise PhysDistillError(f"{args.run} is a {run.kind!r} run; reports exist for "
-                               f"{sorted(WRITERS)}")
-    module, func = WRITERS[run.kind].split(":")
-    getattr(importlib.import_module(module), func)(run)
+    run = RunFolder.open(args.run, lock=True)  # no other writer while the report is redrawn
+    with run:
+        if run.kind not in WRITERS:
+            raise PhysDistillError(f"{args.run} is a {run.kind!r} run; reports exist for "
+                                   f"{sorted(WRITERS)}")
+        run.check_stages()  # every finished stage made with the settings in run.json
+        module, func = WRITERS[run.kind].split(":")
+        getattr(importlib.import_module(module), func)(run)
     print(f"wrote {run.file('report.md')} and {run.file('index.html')}")
     if args.open:
         print(run.file("index.html").resolve())

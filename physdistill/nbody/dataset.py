@@ -8,7 +8,8 @@ A dataset is a folder:
   (refined and dropped systems, energy drift), package and format versions.
 
 It is written into a temporary folder and renamed into place, so a crash never leaves a folder
-that loads. :func:`load_dataset` checks files, format version, shapes and finiteness.
+that loads. :func:`load_dataset` checks files, format version, the law entry, shapes, dtypes, finiteness and
+positive masses, so a foreign or damaged dataset is refused with one clear error.
 
 Graphs: each stored state is one fully connected directed graph with node features
 ``[pos, vel, q, m]`` (``2 dim + 2``) and targets ``acc``. :class:`GraphBatches` serves them as
@@ -35,6 +36,10 @@ from physdistill.nbody.simulate import SimConfig, simulate
 FORMAT_VERSION = 1
 SPLITS = {"train": 0, "val": 1, "test": 2}
 _ARRAYS = ("pos", "vel", "acc", "mass", "charge", "split", "times", "drift")
+#: the dtype of each array (``None``: any integer type)
+_DTYPES = {**{k: torch.float32 for k in _ARRAYS if k != "split"}, "split": None}
+_LAW_KEYS = {"name": str, "potential": str, "dt": (int, float), "eps": (int, float),
+             "charged": bool}
 
 
 def make_dataset(law: ForceLaw, cfg: SimConfig, out: str | Path, *, split=(0.8, 0.1, 0.1),
@@ -118,7 +123,8 @@ class NBodyDataset:
         S, T = pos.shape[:2]
         q = a["charge"][sel][:, None, :, None].expand(S, T, self.n, 1)
         m = a["mass"][sel][:, None, :, None].expand(S, T, self.n, 1)
-        x = torch.cat([pos, vel, q, m], dim=-1).reshape(S * T, self.n, -1)
+        # explicit feature count: an empty split (a tiny dataset's val) gives [0, n, F]
+        x = torch.cat([pos, vel, q, m], dim=-1).reshape(S * T, self.n, 2 * self.dim + 2)
         return x, acc.reshape(S * T, self.n, self.dim)
 
     def to_pyg(self, split: str = "train", limit: int | None = None) -> list[Any]:
@@ -163,6 +169,16 @@ def load_dataset(path: str | Path) -> NBodyDataset:
         n, dim = int(meta["n"]), int(meta["dim"])
     except (KeyError, TypeError, ValueError):
         raise PhysDistillError(f"{path}/meta.json lacks valid 'n' and 'dim'") from None
+    _check_law_meta(path, meta.get("law"))
+    for k, want in _DTYPES.items():
+        got = arrays[k].dtype
+        ok = got == want if want is not None else not (
+            got.is_floating_point or got.is_complex or got == torch.bool)
+        if not ok:
+            expected = "an integer type" if want is None else _dtype_name(want)
+            raise PhysDistillError(f"dataset {path}: array {k!r} is {_dtype_name(got)}, "
+                                   f"expected {expected}; regenerate it with 'physdistill "
+                                   "simulate' (or convert the array)")
     S, T = arrays["pos"].shape[:2] if arrays["pos"].dim() == 4 else (-1, -1)
     expected = {"pos": (S, T, n, dim), "vel": (S, T, n, dim), "acc": (S, T, n, dim),
                 "mass": (S, n), "charge": (S, n), "split": (S,), "times": (T,), "drift": (S,)}
@@ -171,12 +187,33 @@ def load_dataset(path: str | Path) -> NBodyDataset:
             raise PhysDistillError(f"dataset {path}: array {k!r} has shape "
                                    f"{tuple(arrays[k].shape)}, expected {shape} for n={n}, "
                                    f"dim={dim}")
-    for k in ("pos", "vel", "acc", "mass", "charge"):
+    for k in ("pos", "vel", "acc", "mass", "charge", "times", "drift"):
         if not torch.isfinite(arrays[k]).all():
-            raise PhysDistillError(f"dataset {path}: array {k!r} contains NaN or inf")
+            raise PhysDistillError(f"dataset {path}: array {k!r} contains NaN or inf; expected "
+                                   "finite values: regenerate it with 'physdistill simulate'")
+    if not (arrays["mass"] > 0).all():
+        raise PhysDistillError(f"dataset {path}: array 'mass' has values <= 0 (smallest "
+                               f"{float(arrays['mass'].min()):g}); masses must be positive")
     if not ((arrays["split"] >= 0) & (arrays["split"] <= 2)).all():
         raise PhysDistillError(f"dataset {path}: split labels must be 0, 1 or 2")
     return NBodyDataset(path=path, meta=meta, arrays=arrays)
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).replace("torch.", "")
+
+
+def _check_law_meta(path: Path, law: Any) -> None:
+    """``meta.json``'s ``law`` entry must name a readable law (see :meth:`NBodyDataset.law`)."""
+    if not isinstance(law, dict):
+        raise PhysDistillError(f"{path}/meta.json has no 'law' entry (an object with "
+                               f"{sorted(_LAW_KEYS)}); regenerate it with 'physdistill simulate'")
+    for key, typ in _LAW_KEYS.items():
+        v = law.get(key)
+        if isinstance(v, bool) and typ is not bool or not isinstance(v, typ):
+            raise PhysDistillError(f"{path}/meta.json: law entry {key!r} is {str(v)[:40]!r}; "
+                                   f"expected a {getattr(typ, '__name__', 'number')}: "
+                                   "regenerate it with 'physdistill simulate'")
 
 
 def fully_connected(n: int, device: torch.device | str = "cpu") -> torch.Tensor:
