@@ -109,23 +109,23 @@ def run_heat(config: HeatRunConfig, out: str | Path, *, force: bool = False,
     """
     import torch
 
+    from physdistill.report_html import write_heat_html
     from physdistill.runs import RunFolder
 
     start = time.perf_counter()
-    run = RunFolder(out, "heat", force=force, resume=resume, config=config.to_dict())
-    threads = torch.get_num_threads()
-    try:
-        if config.threads is not None:
-            torch.set_num_threads(config.threads)
-        metrics = _discover(config, run) if config.mode == "discover" else _pinn(config, run)
-    finally:
-        torch.set_num_threads(threads)
-    metrics["timings"] = {**run.timings, "total": round(time.perf_counter() - start, 3)}
-    run.write_json("metrics.json", metrics)
-    run.write_text("report.md", report_markdown(metrics))
-    from physdistill.report_html import write_heat_html
-
-    write_heat_html(run.path, metrics)
+    with RunFolder(out, "heat", force=force, resume=resume, config=config.to_dict()) as run:
+        run.check_stages()  # a resumed run: every finished stage made with these settings
+        threads = torch.get_num_threads()
+        try:
+            if config.threads is not None:
+                torch.set_num_threads(config.threads)
+            metrics = _discover(config, run) if config.mode == "discover" else _pinn(config, run)
+        finally:
+            torch.set_num_threads(threads)
+        metrics["timings"] = {**run.timings, "total": round(time.perf_counter() - start, 3)}
+        run.write_json("metrics.json", metrics)
+        run.write_text("report.md", report_markdown(metrics))
+        write_heat_html(run.path, metrics)
     return metrics
 
 

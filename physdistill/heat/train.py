@@ -95,6 +95,10 @@ class TrainConfig:
             if isinstance(v, bool) or not isinstance(v, int) or v < low:
                 raise PhysDistillError(f"TrainConfig.{name} must be an integer >= {low}, got "
                                        f"{v!r}")
+        if self.adam_steps == 0 and self.lbfgs_steps == 0:
+            raise PhysDistillError("TrainConfig has no training steps (adam_steps and "
+                                   "lbfgs_steps are both 0); give at least one, e.g. "
+                                   "--adam-steps 1000")
         for name, ok in (("adam_lr", lambda v: v > 0), ("adam_decay", lambda v: 0 < v <= 1)):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not (
