@@ -56,7 +56,8 @@ def _styled(fn: Callable[..., Path]) -> Callable[..., Path]:
         from cycler import cycler
 
         order = ("blue", "vermillion", "green", "orange", "purple", "sky", "black", "yellow")
-        style = {**STYLE, "axes.prop_cycle": cycler(color=[COLORS[c] for c in order])}
+        cycle = cycler(linestyle=["-", "--", ":"]) * cycler(color=[COLORS[c] for c in order])
+        style = {**STYLE, "axes.prop_cycle": cycle}  # 8 colours, then dashed, then dotted
         with plt.rc_context(style):
             return fn(*args, **kwargs)
 
