@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -31,9 +33,11 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename is None:  # name the file (disk full)
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
         raise
 
 
@@ -67,20 +71,74 @@ def read_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
                                "or not one of ours") from None
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+_PARTIAL = re.compile(r"^(?:(\d+)\.)?[a-z0-9_]{8}\.partial$")
+_OLD = re.compile(r"^old\.(\d+)$")
+
+
+def recover_interrupted(path: str | os.PathLike) -> list[str]:
+    """Clean up after an :func:`atomic_dir` write to ``path`` that was killed; say what was done.
+
+    A killed write leaves ``.NAME.PID.XXXXXXXX.partial`` (an unfinished new folder: removed) or,
+    when it died between its two renames, ``.NAME.old.PID`` (the previous folder: put back if
+    ``path`` is missing, else removed). Leftovers of a process that is still running are left
+    alone. Each action is printed to stderr and returned.
+    """
+    path = Path(path)
+    parent, prefix = path.parent, f".{path.name}."
+    done: list[str] = []
+    if not parent.is_dir():
+        return done
+    for entry in sorted(parent.iterdir()):
+        if not entry.name.startswith(prefix) or entry.is_symlink() or not entry.is_dir():
+            continue
+        rest = entry.name[len(prefix):]
+        partial, old = _PARTIAL.match(rest), _OLD.match(rest)
+        pid_text = partial.group(1) if partial else old.group(1) if old else None
+        if not (partial or old) or pid_text is not None and int(pid_text) != os.getpid() \
+                and _pid_alive(int(pid_text)):
+            continue
+        if partial:
+            shutil.rmtree(entry, ignore_errors=True)
+            done.append(f"removed {entry}, the unfinished output of an interrupted write")
+        elif path.exists():
+            shutil.rmtree(entry, ignore_errors=True)
+            done.append(f"removed {entry}, the previous {path.name} that an interrupted "
+                        "--force had already replaced")
+        else:
+            os.replace(entry, path)
+            done.append(f"restored {path} from {entry}, which an interrupted --force left")
+    for line in done:
+        print(f"note: {line}", file=sys.stderr)
+    return done
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
     """Build a folder under a temporary name; rename it to ``path`` only if the block succeeds.
 
     Yields the temporary folder to write into. If ``path`` exists it is replaced only when
     ``overwrite`` is true (the old folder is removed after the new one is in place); otherwise a
-    :class:`PhysDistillError` is raised before anything is written.
+    :class:`PhysDistillError` is raised before anything is written. Leftovers of an earlier,
+    killed write to ``path`` are cleaned up or restored first (:func:`recover_interrupted`).
     """
     path = Path(path)
+    recover_interrupted(path)
     if path.exists() and not overwrite:
         raise PhysDistillError(f"{path} already exists; choose another --out or pass --force "
                                "to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".partial",
+                                dir=path.parent))
     os.chmod(tmp, 0o755)
     try:
         yield tmp

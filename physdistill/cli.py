@@ -71,7 +71,7 @@ def describe_failure(exc: BaseException) -> str:
     """The one ``error:`` line for a failure that is not a :class:`PhysDistillError`."""
     errno_ = getattr(exc, "errno", None)
     text = str(exc)
-    if isinstance(exc, OSError) and errno_ == errno.ENOSPC or "code: 28" in text \
+    if isinstance(exc, OSError) and errno_ == errno.ENOSPC or "os error 28" in text \
             or "No space left" in text:
         where = getattr(exc, "filename", None)
         return (f"no space left on the device{f' writing {where}' if where else ''}; nothing "

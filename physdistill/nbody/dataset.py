@@ -20,6 +20,7 @@ builds ``torch_geometric.data.Data`` objects for code that wants them.
 
 from __future__ import annotations
 
+import errno
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ from typing import Any
 import torch
 
 from physdistill import __version__
-from physdistill._io import atomic_dir, atomic_write_json, read_json
+from physdistill._io import atomic_dir, atomic_write_json, read_json, recover_interrupted
 from physdistill.errors import PhysDistillError
 from physdistill.nbody.laws import ForceLaw
 from physdistill.nbody.simulate import SimConfig, simulate
@@ -50,6 +51,7 @@ def make_dataset(law: ForceLaw, cfg: SimConfig, out: str | Path, *, split=(0.8, 
     if len(split) != 3 or any(f < 0 for f in split) or abs(sum(split) - 1) > 1e-9:
         raise PhysDistillError(f"split must be three fractions that sum to 1, got {split!r}")
     out = Path(out)
+    recover_interrupted(out)  # a killed earlier --force: its .partial/.old folders
     if out.exists() and not force:  # fail before the (long) simulation
         raise PhysDistillError(f"{out} already exists; choose another --out or pass --force")
     start = time.perf_counter()
@@ -79,7 +81,13 @@ def make_dataset(law: ForceLaw, cfg: SimConfig, out: str | Path, *, split=(0.8, 
         "config": res.stats["config"], "seconds": round(seconds, 2),
     }
     with atomic_dir(out, overwrite=force) as tmp:
-        save_file(arrays, str(tmp / "data.safetensors"))
+        try:
+            save_file(arrays, str(tmp / "data.safetensors"))
+        except Exception as exc:  # safetensors' own error type; a full disk is os error 28
+            if "os error 28" in str(exc):
+                raise OSError(errno.ENOSPC, "No space left on device",
+                              str(out / "data.safetensors")) from exc
+            raise
         atomic_write_json(tmp / "meta.json", meta)
     return out
 

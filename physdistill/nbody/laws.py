@@ -172,6 +172,10 @@ def get_law(name: str | None = None, *, potential: str | None = None, dt: float 
         raise PhysDistillError(f"dt must be a positive finite number, got {dt!r}")
     if potential is not None:
         expr = parse_expression(potential, POTENTIAL_VARS, what="potential")
+        if expr.has(sp.zoo, sp.oo, -sp.oo, sp.nan):
+            raise PhysDistillError(f"potential {potential!r} is not finite (it reads as {expr}: "
+                                   "a division by zero?); expected a finite formula in r, m1, "
+                                   "m2, q1, q2")
         if not expr.free_symbols & {_r}:
             raise PhysDistillError(f"potential {potential!r} does not depend on r, so it exerts "
                                    "no force")
