@@ -1,0 +1,348 @@
+r"""One PINN trainer for every :class:`~physdistill.pde.problem.PDEProblem`: Adam, then L-BFGS.
+
+Loss, each term a mean of squares on its point set:
+
+.. math::
+
+    \mathcal{L} = w_r\,\overline{(u_t - F)^2} + w_0\,\overline{(u(x,0) - u_0)^2}
+                + w_b\,\overline{(Bu - g)^2_{\partial}} + w_o\,\overline{(u(x_i,t_i) - u_i)^2},
+
+:math:`B` the identity (Dirichlet) or :math:`\partial_x` (Neumann). Terms the output transform
+enforces (:mod:`physdistill.pde.model`) are left out; the observation term exists when
+observations are given (inverse runs, which learn the coefficients in ``problem.learn``; their
+values are recorded at every Adam step and after every L-BFGS chunk).
+
+**Residual-based resampling** (RAR-D, Wu et al. 2023), Adam phase only: every
+``resample_every`` steps the collocation set is redrawn from a pool of ``resample_pool`` times as
+many Halton points with probability :math:`\propto r^2/\overline{r^2} + 1`. L-BFGS then runs
+full-batch on the last set.
+
+**Checkpoints** go through :mod:`physdistill.checkpoints` (weights, Adam and scheduler state,
+collocation points, history), every ``checkpoint_every`` Adam steps and at the end of each
+phase; ``resume=True`` continues Adam from the saved step (an interrupted L-BFGS phase restarts
+from its saved weights with a fresh memory).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from physdistill.checkpoints import CHECKPOINT, load_checkpoint, save_checkpoint
+from physdistill.devices import resolve_device
+from physdistill.errors import PhysDistillError
+from physdistill.pde.model import PINN, NetConfig, derivatives, residual
+from physdistill.pde.problem import PDEProblem, relative_l2
+
+LOSS_TERMS = ("pde", "ic", "bc", "obs")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings (defaults: the heat recipe, which beats DeepXDE's).
+
+    Args:
+        adam_steps, adam_lr, adam_decay: Adam phase (lr decays exponentially to
+            ``adam_lr * adam_decay``). Defaults 1000, 1e-3, 0.1.
+        lbfgs_steps, lbfgs_history: L-BFGS iterations (0 skips) and memory. Defaults 1000, 50.
+        dtype: ``"float64"`` (default) or ``"float32"``.
+        n_domain, n_initial, n_boundary: collocation / IC / BC points (2540, 160, 80).
+        resample_every: RAR-D period in Adam steps (default 0: off); resample_pool: pool size
+            as a multiple of ``n_domain`` (default 4).
+        weights: ``(("obs", 10.0), ...)``; missing terms weigh 1.
+        seed, device, log_every, progress, checkpoint_every: bookkeeping.
+    """
+
+    adam_steps: int = 1000
+    adam_lr: float = 1e-3
+    adam_decay: float = 0.1
+    lbfgs_steps: int = 1000
+    lbfgs_history: int = 50
+    dtype: str = "float64"
+    n_domain: int = 2540
+    n_initial: int = 160
+    n_boundary: int = 80
+    resample_every: int = 0
+    resample_pool: int = 4
+    weights: tuple[tuple[str, float], ...] = ()
+    seed: int = 0
+    device: str = "auto"
+    log_every: int = 50
+    progress: bool = True
+    checkpoint_every: int = 500
+
+    def __post_init__(self) -> None:
+        for name, low in (("adam_steps", 0), ("lbfgs_steps", 0), ("lbfgs_history", 1),
+                          ("n_domain", 1), ("n_initial", 1), ("n_boundary", 2),
+                          ("resample_every", 0), ("resample_pool", 1), ("log_every", 1),
+                          ("seed", 0), ("checkpoint_every", 1)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                raise PhysDistillError(f"TrainConfig.{name} must be an integer >= {low}, got "
+                                       f"{v!r}")
+        for name, lo, hi in (("adam_lr", 0, math.inf), ("adam_decay", 0, 1)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo < v <= hi:
+                raise PhysDistillError(f"TrainConfig.{name} must be in ({lo}, {hi}], got {v!r}")
+        if self.dtype not in ("float64", "float32"):
+            raise PhysDistillError(f"TrainConfig.dtype must be 'float64' or 'float32', got "
+                                   f"{self.dtype!r}")
+        for k, v in dict(self.weights).items():
+            if k not in LOSS_TERMS or isinstance(v, bool) or not isinstance(v, (int, float)) \
+                    or not v >= 0:
+                raise PhysDistillError(f"TrainConfig.weights: bad entry {k!r}={v!r}; keys are "
+                                       f"{', '.join(LOSS_TERMS)} with values >= 0")
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        return torch.float64 if self.dtype == "float64" else torch.float32
+
+
+@dataclass
+class TrainResult:
+    """``model`` (eval mode); ``history``: ``step, loss, <term>...`` every ``log_every`` steps;
+    ``coefficients``: ``{"step": [...], name: [...]}`` of learned coefficients; ``seconds``
+    per phase."""
+
+    model: PINN
+    history: dict[str, list[float]]
+    coefficients: dict[str, list[float]] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+class _Losses:
+    def __init__(self, problem: PDEProblem, model: PINN, cfg: TrainConfig,
+                 observations: tuple[np.ndarray, np.ndarray] | None, device: torch.device):
+        self.rng = np.random.default_rng(cfg.seed)
+        self.cfg, self.model, self.problem = cfg, model, problem
+        self.tens = lambda a: torch.as_tensor(np.asarray(a, float), dtype=cfg.torch_dtype,
+                                              device=device)
+        self.points: dict[str, tuple[torch.Tensor, torch.Tensor | None]] = {
+            "pde": (self.tens(problem.sample_domain(cfg.n_domain, self.rng)), None)}
+        if not model.hard_ic:
+            self.points["ic"] = tuple(map(self.tens, problem.sample_initial(cfg.n_initial,
+                                                                            self.rng)))
+        if not model.hard_bc:
+            self.points["bc"] = tuple(map(self.tens, problem.sample_boundary(cfg.n_boundary,
+                                                                             self.rng)))
+        if observations is not None:
+            xo, uo = (np.asarray(a, dtype=float) for a in observations)
+            if xo.ndim != 2 or xo.shape[1] != 2 or uo.shape != (len(xo),) or not len(xo):
+                raise PhysDistillError(f"observations must be (xt of shape (n, 2), u of shape "
+                                       f"(n,)) with n >= 1, got {xo.shape} and {uo.shape}")
+            self.points["obs"] = (self.tens(xo), self.tens(uo))
+        elif problem.learn:
+            raise PhysDistillError(f"learning {list(problem.learn)} (an inverse problem) needs "
+                                   "observations; pass observations=problem.observations(n)")
+        w = dict(cfg.weights)
+        self.weights = {k: float(w.get(k, 1.0)) for k in self.points}
+
+    def __call__(self) -> dict[str, torch.Tensor]:
+        out = {}
+        for k, (xt, target) in self.points.items():
+            if k == "pde":
+                r = residual(self.model, xt)
+            elif k == "bc" and self.problem.bc == "neumann":
+                r = derivatives(self.model, xt, 1)["u_x"] - target
+            else:
+                r = self.model(xt) - target
+            out[k] = (r * r).mean()
+        return out
+
+    def total(self, parts: dict[str, torch.Tensor]) -> torch.Tensor:
+        return sum(self.weights[k] * v for k, v in parts.items())
+
+    def resample(self) -> None:
+        """RAR-D: redraw the collocation set with probability ~ r^2/mean(r^2) + 1."""
+        n = self.cfg.n_domain
+        pool = self.problem.sample_domain(n * self.cfg.resample_pool, self.rng)
+        r2 = np.empty(len(pool))
+        for i in range(0, len(pool), 8192):
+            xt = self.tens(pool[i:i + 8192])
+            r2[i:i + 8192] = (residual(self.model, xt).detach() ** 2).cpu().numpy()
+        p = r2 / max(r2.mean(), 1e-300) + 1.0
+        idx = self.rng.choice(len(pool), size=n, replace=False, p=p / p.sum())
+        self.points["pde"] = (self.tens(pool[idx]), None)
+
+
+def train(problem: PDEProblem, net_config: NetConfig | None = None,
+          config: TrainConfig | None = None,
+          observations: tuple[np.ndarray, np.ndarray] | None = None,
+          out: str | Path | None = None, resume: bool = False,
+          callback: Callable[[int, str, PINN], bool | None] | None = None) -> TrainResult:
+    """Train a PINN on ``problem``: Adam (with optional resampling), then L-BFGS.
+
+    Args:
+        problem: the problem; net_config, config: settings.
+        observations: ``(xt (n, 2), u (n,))``; required when ``problem.learn`` is not empty.
+        out: checkpoint folder (none written without it); resume: continue from it.
+        callback: ``callback(step, phase, model)`` after each logged step (clock paused);
+            returning ``True`` stops training.
+
+    Raises:
+        PhysDistillError: bad observations, a diverged loss, or a checkpoint that does not
+            match these settings.
+    """
+    net_config, config = net_config or NetConfig(), config or TrainConfig()
+    from tqdm.auto import tqdm
+
+    torch.manual_seed(config.seed)
+    device = resolve_device(config.device)
+    model = PINN(problem, net_config).to(device=device, dtype=config.torch_dtype)
+    losses = _Losses(problem, model, config, observations, device)
+    history: dict[str, list[float]] = {k: [] for k in ("step", "loss", *losses.points)}
+    coefs: dict[str, list[float]] = {"step": [], **{c: [] for c in problem.learn}}
+    seconds = {"adam": 0.0, "lbfgs": 0.0}
+    meta = {"kind": "physdistill.pde.pinn", "problem": problem.describe(),
+            "net": asdict(net_config), "train": {k: v for k, v in asdict(config).items()
+                                                 if k not in ("progress", "device")}}
+    opt = torch.optim.Adam(model.parameters(), lr=config.adam_lr)
+    sched = torch.optim.lr_scheduler.ExponentialLR(
+        opt, config.adam_decay ** (1.0 / max(config.adam_steps, 1)))
+    step, phase = 0, "adam"
+    if resume and out is not None and (Path(out) / CHECKPOINT).is_file():
+        state = load_checkpoint(out, meta, ("model", "optimizer", "scheduler", "step",
+                                            "phase", "points", "history", "coefficients"))
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        step, phase = int(state["step"]), str(state["phase"])
+        losses.points["pde"] = (state["points"].to(device=device, dtype=config.torch_dtype), None)
+        history, coefs = state["history"], state["coefficients"]
+
+    def save(ph: str) -> None:
+        if out is not None:
+            save_checkpoint(out, {**meta, "step": step, "phase": ph}, {
+                "model": model.state_dict(), "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(), "step": step, "phase": ph,
+                "points": losses.points["pde"][0], "history": history, "coefficients": coefs})
+
+    def log_coefficients() -> None:
+        if problem.learn:
+            coefs["step"].append(step)
+            for c, v in model.learned.items():
+                coefs[c].append(float(v.detach()))
+
+    def record(parts: dict[str, torch.Tensor], total: float, ph: str) -> bool:
+        if not math.isfinite(total):
+            raise PhysDistillError(f"training diverged (the loss is not finite) in the {ph} "
+                                   "phase; lower adam_lr or use dtype='float64'")
+        history["step"].append(step)
+        history["loss"].append(total)
+        for k, v in parts.items():
+            history[k].append(float(v.detach()))
+        bar.set_postfix(loss=f"{total:.2e}", refresh=False)
+        if callback is None:
+            return False
+        model.eval()
+        try:
+            return bool(callback(step, ph, model))
+        finally:
+            model.train()
+
+    bar = tqdm(total=config.adam_steps + config.lbfgs_steps, desc=f"{problem.name} PINN",
+               disable=None if config.progress else True, leave=False, dynamic_ncols=True)
+    bar.update(step)
+    stop = False
+    model.train()
+    if phase == "adam":
+        start = time.perf_counter()
+        while step < config.adam_steps and not stop:
+            if config.resample_every and step and step % config.resample_every == 0:
+                losses.resample()
+            parts = losses()
+            total = losses.total(parts)
+            opt.zero_grad(set_to_none=True)
+            total.backward()
+            opt.step()
+            sched.step()
+            step += 1
+            bar.update(1)
+            log_coefficients()
+            if step % config.log_every == 0 or step == config.adam_steps:
+                seconds["adam"] += time.perf_counter() - start
+                stop = record(parts, float(total.detach()), "adam")
+                start = time.perf_counter()
+            if step % config.checkpoint_every == 0 and step < config.adam_steps:
+                save("adam")
+        seconds["adam"] += time.perf_counter() - start
+        phase = "lbfgs"
+        save(phase)
+    if config.lbfgs_steps and not stop and phase == "lbfgs":
+        last: dict[str, Any] = {}
+
+        def objective() -> torch.Tensor:
+            parts = losses()
+            total = losses.total(parts)
+            last["parts"], last["total"] = parts, float(total.detach())
+            return total
+
+        start = time.perf_counter()
+        for it in run_lbfgs(list(model.parameters()), objective, config.lbfgs_steps,
+                            config.log_every, config.lbfgs_history):
+            seconds["lbfgs"] += time.perf_counter() - start
+            step += it
+            bar.update(it)
+            log_coefficients()
+            if record(last["parts"], last["total"], "lbfgs"):
+                break
+            start = time.perf_counter()
+        else:
+            seconds["lbfgs"] += time.perf_counter() - start
+        save("done")
+    bar.close()
+    model.eval()
+    return TrainResult(model, history, coefs, {k: round(v, 3) for k, v in seconds.items()})
+
+
+def run_lbfgs(params: list[torch.Tensor], loss: Callable[[], torch.Tensor], iterations: int,
+              chunk: int = 50, history_size: int = 50) -> Iterator[int]:
+    """Full-batch L-BFGS (strong Wolfe) in chunks; yields the iterations each chunk took.
+
+    Stops after ``iterations``, or when a chunk ends before its budgets (no descent direction).
+    """
+    max_eval = chunk * 5 // 4 + 1
+    opt = torch.optim.LBFGS(params, lr=1.0, max_iter=chunk, max_eval=max_eval,
+                            history_size=history_size, tolerance_grad=1e-14,
+                            tolerance_change=0.0, line_search_fn="strong_wolfe")
+    state = opt.state[params[0]]
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad(set_to_none=True)
+        value = loss()
+        value.backward()
+        return value
+
+    done = 0
+    while done < iterations:
+        iters, evals = state.get("n_iter", 0), state.get("func_evals", 0)
+        opt.step(closure)
+        it = state.get("n_iter", 0) - iters
+        done += max(it, 1)
+        yield it
+        if it < chunk and state.get("func_evals", 0) - evals < max_eval:
+            return
+
+
+def predict(model: torch.nn.Module, x: Any, t: Any, batch: int = 65536) -> np.ndarray:
+    """Network values at broadcastable ``x``, ``t`` (any shape), float64 numpy."""
+    x, t = np.broadcast_arrays(np.asarray(x, float), np.asarray(t, float))
+    p = next(model.parameters())
+    xt = torch.as_tensor(np.stack([x.ravel(), t.ravel()], 1), dtype=p.dtype, device=p.device)
+    with torch.no_grad():
+        out = [model(xt[i:i + batch]).double().cpu().numpy() for i in range(0, len(xt), batch)]
+    return np.concatenate(out).reshape(x.shape)
+
+
+def rel_l2_on_grid(model: torch.nn.Module, problem: PDEProblem, nx: int = 256,
+                   nt: int = 101) -> float:
+    """Relative L2 error of the network against the reference on an ``nx x nt`` grid."""
+    X, T = problem.grid(nx, nt)
+    return relative_l2(predict(model, X, T), problem.reference(X, T))
