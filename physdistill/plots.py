@@ -406,7 +406,8 @@ def field_residuals(x: Any, t: Any, fields: dict[str, Any], path: str | Path,
             ax.plot(b["x"], b["median"], color=color, lw=1.5, label="median")
             _ref(ax.axhline(0, color=COLORS["black"], lw=0.8))
             rule = _symlog_y(ax, np.concatenate([b["q05"], b["q95"]]))
-            ax.set(xlabel=label, ylabel=name if len(name) < 22 else "residual",
+            short = len(name) < 22 and not set(name) & {":", "\n"}
+            ax.set(xlabel=label, ylabel=name if short else "residual",
                    title=f"against {label} (over all {'t' if label == 'x' else 'x'})\n"
                          f"y: {rule}")
             ax.legend(loc="upper right")

@@ -219,8 +219,8 @@ def _pinn_plots(run: Any, model: Any, problem: HeatProblem, solution: dict[str, 
                                 f"network {relative_l2(net, ref):.2e}, equation "
                                 f"{relative_l2(eq, ref):.2e}")
     pde = run.read_json("pde.json")
-    found = {"found (sparse regression)": pde["terms"],
-             "found (symbolic regression)": pde["symbolic_regression"]["terms"]}
+    found = {"trained": {"u_xx": model.alpha_value()}, "sparse regression": pde["terms"],
+             "symbolic regression": pde["symbolic_regression"]["terms"]}
     out["pde_residual"] = _pde_residual_plot(run, model, problem, X, T, found)
     marks = {"L-BFGS": train.adam_steps} if train.adam_steps and train.lbfgs_steps else None
     terms = {k: v for k, v in history.items() if k not in ("step", "alpha", "loss")}
@@ -242,7 +242,11 @@ def _pinn_plots(run: Any, model: Any, problem: HeatProblem, solution: dict[str, 
 def _pde_residual_plot(run: Any, model: Any, problem: HeatProblem, X: np.ndarray,
                        T: np.ndarray, found: dict[str, dict[str, float]]) -> Path:
     """``pde_residual.png``: ``u_t - F(u, u_x, ...)`` of the network under the true PDE and
-    under each found one (``label -> {term: coefficient}``; empty or repeated ones skipped)."""
+    under each of ``found`` (``label -> {term: coefficient}``; empty ones are skipped, equal
+    ones share a panel)."""
+    import math
+    import textwrap
+
     import torch
 
     from physdistill import plots
@@ -255,21 +259,23 @@ def _pde_residual_plot(run: Any, model: Any, problem: HeatProblem, X: np.ndarray
               autograd_derivatives(model, chunk, 3, create_graph=False).items()}
              for chunk in torch.split(xt, 16384)]
     d = {k: np.concatenate([q[k] for q in parts]) for k in parts[0]}
-    pdes: list[tuple[list[str], dict[str, float]]] = [(["true PDE"], {"u_xx": problem.alpha})]
+    pdes: list[tuple[list[str], dict[str, float]]] = [(["true"], {"u_xx": problem.alpha})]
     for label, terms in found.items():
-        same = [p for p in pdes if p[1] == terms]
+        same = [p for p in pdes if p[1].keys() == terms.keys() and all(
+            math.isclose(p[1][k], terms[k], rel_tol=1e-6) for k in terms)]
         if same:
             same[0][0].append(label)
         elif terms:
             pdes.append(([label], terms))
     fields = {}
     for labels, terms in pdes:
-        label = f"{', '.join(labels)}: {format_pde(terms)}"
+        lines = textwrap.wrap(f"{', '.join(labels)}: {format_pde(terms)}", 48)
+        label = "\n".join(lines[:2]) + (" ..." if len(lines) > 2 else "")
         rhs = sum(c * _term_column(n, d) for n, c in terms.items())
-        fields[label if len(label) < 56 else label[:53] + "..."] = \
-            (d["u_t"] - rhs).reshape(X.shape)
+        fields[label] = (d["u_t"] - rhs).reshape(X.shape)
     return plots.field_residuals(X[0], T[:, 0], fields, run.file("pde_residual.png"),
-                                 "PDE residual u_t - F(u, u_x, ...) of the network")
+                                 "PDE residual u_t - F(u, u_x, ...) of the network under the "
+                                 "true PDE, the one it was trained on, and those found")
 
 
 # ---------------------------------------------------------------------------------------------
