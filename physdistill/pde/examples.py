@@ -1,0 +1,69 @@
+"""Built-in problems; each simulates its own data with :mod:`physdistill.pde.solve`.
+
+========================  ===============================================  ====================
+name                      PDE, box, horizon, IC, BCs                       data grid (nx x nt)
+========================  ===============================================  ====================
+``heat``                  u_t = 0.4 u_xx on [0, 1], T 1, two sine modes,   256 x 101
+                          Dirichlet 0
+``burgers``               u_t = -u u_x + 0.1 u_xx on [-8, 8), T 10,        256 x 101
+                          exp(-(x+2)^2), periodic (PDE-FIND's setting)
+``kdv``                   u_t = -6 u u_x - u_xxx on [-20, 20), T 5, two    256 x 101
+                          solitons (speeds 4 and 1), periodic
+``fisher``                u_t = 0.1 u_xx + u - u^2 (Fisher-KPP reaction-   256 x 101
+                          diffusion) on [-10, 10], T 8, exp(-x^2), Neumann 0
+``burgers-deepxde``       u_t = -u u_x + (0.01/pi) u_xx on [-1, 1],        256 x 100
+                          T 0.99, -sin(pi x), Dirichlet 0 (DeepXDE's)
+========================  ===============================================  ====================
+
+Two solitons, because a single one satisfies :math:`u_t = -c\\,u_x` exactly and the PDE would
+not be identifiable (:func:`physdistill.pde.sparse.identifiability` says so).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from physdistill.errors import PhysDistillError
+from physdistill.pde.problem import PDEProblem
+
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "heat": {"pde": "u_t = alpha*u_xx", "ic": "sin(pi*x) + 0.5*sin(3*pi*x)",
+             "domain": (0.0, 1.0), "T": 1.0, "bc": "dirichlet",
+             "coefficients": {"alpha": 0.4}, "grid": (256, 101)},
+    "burgers": {"pde": "u_t = -u*u_x + nu*u_xx", "ic": "exp(-(x + 2)**2)",
+                "domain": (-8.0, 8.0), "T": 10.0, "bc": "periodic",
+                "coefficients": {"nu": 0.1}, "grid": (256, 101)},
+    "kdv": {"pde": "u_t = -6*u*u_x - u_xxx",
+            "ic": "2*cosh(x + 8)**-2 + 0.5*cosh(0.5*(x + 1))**-2",
+            "domain": (-20.0, 20.0), "T": 5.0, "bc": "periodic", "coefficients": {},
+            "grid": (256, 101)},
+    "fisher": {"pde": "u_t = D*u_xx + r*u - r*u**2", "ic": "exp(-x**2)",
+               "domain": (-10.0, 10.0), "T": 8.0, "bc": "neumann",
+               "coefficients": {"D": 0.1, "r": 1.0}, "grid": (256, 101)},
+    "burgers-deepxde": {"pde": "u_t = -u*u_x + nu*u_xx", "ic": "-sin(pi*x)",
+                        "domain": (-1.0, 1.0), "T": 0.99, "bc": "dirichlet",
+                        "coefficients": {"nu": 0.01 / math.pi}, "grid": (256, 100)},
+}
+
+
+def example(name: str, learn: tuple[str, ...] = ()) -> tuple[PDEProblem, tuple[int, int]]:
+    """``(problem, (nx, nt))`` of a built-in example (see the module docstring).
+
+    Raises:
+        PhysDistillError: unknown name (the message lists the known ones).
+    """
+    if name not in EXAMPLES:
+        raise PhysDistillError(f"unknown example {name!r}; expected one of {sorted(EXAMPLES)}")
+    spec = dict(EXAMPLES[name])
+    grid = spec.pop("grid")
+    return PDEProblem(**spec, learn=learn, name=name), grid
+
+
+def simulate(problem: PDEProblem, nx: int, nt: int) -> Any:
+    """The reference solution on an ``nx x nt`` grid as :class:`~physdistill.pde.data.MeasuredData`."""
+    from physdistill.pde.data import MeasuredData
+
+    X, T = problem.grid(nx, nt)
+    return MeasuredData.from_grid(X[:, 0], T[0], problem.reference(X, T),
+                                  f"{problem.name} (simulated, {nx} x {nt})")
