@@ -175,7 +175,7 @@ def _symlog_y(ax: Any, values: np.ndarray, unit: str = "") -> str:
     else:
         ticks, labels = [-lin, 0.0, lin], [f"{-lin:.2g}", "0", f"{lin:.2g}"]
     ax.set_yticks(ticks, labels=labels)
-    return f"symmetric log, linear (grey) within ±{lin:.2g}{unit} = median |.|"
+    return f"symlog, linear within ±{lin:.2g}{unit} (grey) = median |.|"
 
 
 @_styled
@@ -382,7 +382,7 @@ def field_residuals(x: Any, t: Any, fields: dict[str, Any], path: str | Path,
     """
     plt = _plt()
     n = len(fields)
-    fig, axes = plt.subplots(3, n, figsize=(4.0 * n, 8.4), squeeze=False,
+    fig, axes = plt.subplots(3, n, figsize=(max(4.0 * n, 5.0), 8.4), squeeze=False,
                              height_ratios=[1.2, 1, 1])
     x, t = np.asarray(x, float), np.asarray(t, float)
     X, T = np.meshgrid(x, t)

@@ -91,7 +91,7 @@ def test_residual_panels_show_bulk_and_tails(tmp_path, captured):
     assert len(data_axes(fig)) == 4
     assert_axes_filled(captured)
     titles = [ax.get_title() for ax in fig.axes]
-    assert all("symmetric log, linear (grey) within" in t for t in titles)
+    assert all("symlog, linear within" in t and "= median |.|" in t for t in titles)
     assert any(t.startswith("relative") for t in titles)
     assert all(ax.get_yscale() == "symlog" and ax.get_xscale() == "log" for ax in fig.axes)
     labels = fig.axes[0].get_legend_handles_labels()[1]
