@@ -178,20 +178,12 @@ def _symlog_y(ax: Any, values: np.ndarray, unit: str = "") -> str:
     return f"symlog, linear within ±{lin:.2g}{unit} (grey) = median |.|"
 
 
-@_styled
 def loss_curves(history: dict[str, list[float]], path: str | Path, title: str = "training",
                 logy: bool = True) -> Path:
-    """Plot named loss series against epoch (or step)."""
-    fig, ax = _plt().subplots(figsize=(5, 3.5))
-    for name, values in history.items():
-        if len(values):
-            ax.plot(range(1, len(values) + 1), values, "o-" if len(values) < 20 else "-",
-                    ms=3, label=name)
-    if logy:
-        ax.set_yscale("log")
-    ax.set(xlabel="epoch", ylabel="loss", title=title)
-    ax.legend()
-    return save_figure(fig, path)
+    """Named loss series against the epoch (1, 2, ...); :func:`curves_vs_step`'s figure."""
+    n = max((len(v) for v in history.values()), default=0)
+    return curves_vs_step(list(range(1, n + 1)), history, path, title, "loss", logy,
+                          xlabel="epoch", markers=n < 20)
 
 
 @_styled
@@ -296,18 +288,11 @@ def residual_panels(rows: list[dict[str, Any]], path: str | Path,
     return save_figure(fig, path)
 
 
-@_styled
 def curves(series: dict[str, Any], x: Any, path: str | Path, *, xlabel: str, ylabel: str,
            title: str = "", logy: bool = True) -> Path:
-    """Named curves ``series[name]`` against ``x`` on one axis."""
-    fig, ax = _plt().subplots(figsize=(5.5, 3.8))
-    for name, y in series.items():
-        ax.plot(x, y, label=name)
-    if logy:
-        ax.set_yscale("log")
-    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
-    ax.legend()
-    return save_figure(fig, path)
+    """Named curves ``series[name]`` against ``x`` on one axis; :func:`curves_vs_step`'s
+    figure."""
+    return curves_vs_step(list(x), series, path, title, ylabel, logy, xlabel=xlabel)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -419,21 +404,23 @@ def field_residuals(x: Any, t: Any, fields: dict[str, Any], path: str | Path,
 @_styled
 def curves_vs_step(step: list[float], series: dict[str, list[float]], path: str | Path,
                    title: str = "training", ylabel: str = "loss", logy: bool = True,
-                   marks: dict[str, float] | None = None, truth: float | None = None) -> Path:
-    """Named series against the training step (log scale unless ``logy`` is false).
+                   marks: dict[str, float] | None = None, truth: float | None = None, *,
+                   xlabel: str = "step", markers: bool = False) -> Path:
+    """Named series against the training step (log scale of |.| unless ``logy`` is false).
 
     Args:
         step: the step of each entry.
-        series: name -> values (same length as ``step``; empty series are skipped).
+        series: name -> values (at most as long as ``step``; empty series are skipped).
         path: PNG to write.
         marks: label -> step, drawn as dashed vertical lines (e.g. where L-BFGS starts).
         truth: a horizontal reference line (e.g. the true alpha).
+        xlabel: the x axis's label; markers: draw each point (for short series).
     """
     fig, ax = _plt().subplots(figsize=(5.5, 3.5))
     for name, values in series.items():
         if len(values):
             v = np.abs(values) if logy else np.asarray(values)
-            ax.plot(step[:len(v)], v, label=name)
+            ax.plot(step[:len(v)], v, "o-" if markers else "-", ms=3, label=name)
     for label, s in (marks or {}).items():
         _ref(ax.axvline(s, color="gray", ls="--", lw=0.8))
         ax.annotate(label, (s, 1), xycoords=("data", "axes fraction"), fontsize=8,
@@ -442,7 +429,7 @@ def curves_vs_step(step: list[float], series: dict[str, list[float]], path: str 
         _ref(ax.axhline(truth, color=COLORS["black"], ls=":", lw=1, label="truth"))
     if logy:
         ax.set_yscale("log")
-    ax.set(xlabel="step", ylabel=ylabel, title=title)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.legend()
     return save_figure(fig, path)
 
