@@ -245,45 +245,72 @@ def write_heat_html(folder: str | Path, m: dict[str, Any]) -> Path:
 # --- n-body table -----------------------------------------------------------------------------
 
 
-def write_table_html(out_dir: str | Path, rows_or_json: list[dict[str, Any]] | str | Path
-                     ) -> Path:
+def _spread(values: list[float]) -> str:
+    if not values:
+        return "-"
+    v = sorted(values)
+    med = v[len(v) // 2] if len(v) % 2 else 0.5 * (v[len(v) // 2 - 1] + v[len(v) // 2])
+    return f"{med:.3f}" if len(v) == 1 else f"{med:.3f} [{v[0]:.3f}, {v[-1]:.3f}]"
+
+
+def write_table_html(out_dir: str | Path,
+                     rows_or_json: dict[str, Any] | list[dict[str, Any]] | str | Path) -> Path:
     """``OUT/index.html`` of an ``nbody-table`` grid.
 
     Args:
-        out_dir: the table's folder (each cell's run in ``OUT/LAW-REG``, linked when its
-            ``index.html`` exists).
-        rows_or_json: the rows :func:`~physdistill.nbody.table.run_table` writes to
-            ``table.json`` (``{"law", "reg", "metrics", "reference"}``; ``metrics`` is a
-            run's metrics or ``{"error": text}``), or the path of that file.
+        out_dir: the table's folder (each cell's run in ``OUT/NAME``, linked when its
+            ``index.html`` exists; ``recovery.png`` shown when there).
+        rows_or_json: ``table.json``'s content (``{"entries", "cells"}``, as
+            :func:`~physdistill.nbody.table.run_table` writes it), its path, or the list of
+            cells alone. A cell has ``law``, ``reg``, ``seed``, ``name`` (its folder) and
+            ``metrics`` (a run's metrics, or ``{"error": text}``); an entry (one per law and
+            regulariser) has ``recovered``, ``channels``, ``r2_robust``, ``r2_all``,
+            ``reference`` and ``errors``.
     """
     from physdistill.nbody.forcefit import edge_variable_names
 
     out_dir = Path(out_dir)
-    rows = rows_or_json
-    if isinstance(rows, (str, Path)):
+    data = rows_or_json
+    if isinstance(data, (str, Path)):
         from physdistill._io import read_json
 
-        rows = read_json(rows, "n-body table")
+        data = read_json(data, "n-body table")
+    entries, cells = (data.get("entries", []), data.get("cells", [])) \
+        if isinstance(data, dict) else ([], data)
+    parts = []
+    if entries:
+        parts += ["<h2>Entries</h2>", table(
+            ["law", "regulariser", "seeds", "channels recovered", "R² robust (ours)",
+             "R² robust (SymTorch)", "R² all (ours)", "errors"],
+            [[e["law"], e["reg"], len(e.get("seeds", [])), f"{e['recovered']}/{e['channels']}",
+              _spread(e["r2_robust"]), " / ".join(f"{x:.3f}" for x in e["reference"])
+              if e.get("reference") else "-", _spread(e["r2_all"]),
+              "; ".join(e.get("errors", []))] for e in entries])]
+        parts.append("<p>R²: median [min, max] over seeds and channels.</p>")
+    if (out_dir / "recovery.png").is_file():
+        parts.append(figures(out_dir, {"recovery": "recovery.png"},
+                             {"recovery": "Recovery per entry beside the published robust R²"}))
     body, rule = [], ""
-    for r in rows:
+    for r in cells:
         m = r["metrics"]
-        ref = " / ".join(f"{x:.3f}" for x in r["reference"]) if r.get("reference") else "-"
-        run = out_dir / f"{r['law']}-{r['reg']}" / "index.html"
-        name = Raw(f'<a href="{esc(run.relative_to(out_dir).as_posix())}">{esc(r["law"])}</a>'
-                   if run.is_file() else esc(r["law"]))
+        folder = r.get("name") or f"{r['law']}-{r['reg']}"
+        page_ = out_dir / folder / "index.html"
+        name = Raw(f'<a href="{esc(folder)}/index.html">{esc(folder)}</a>' if page_.is_file()
+                   else esc(folder))
         if "error" in m:
-            body.append([name, r["reg"], f"error: {m['error']}", "", ref, "", ""])
+            body.append([name, f"error: {m['error']}", "", "", ""])
             continue
         rule = rule or m.get("recovery_rule", "")
         names = edge_variable_names(m["dim"])
         eqs = Raw("".join(mathml(c["expression"], f"phi_{c['index']}", 3, names)
                           for c in m["channels"]))
-        body.append([name, r["reg"], " / ".join(fmt(x, 3) for x in m["message_r2_all"]),
-                     " / ".join(fmt(x, 3) for x in m["message_r2_robust"]), ref,
-                     f"{sum(c['recovered'] for c in m['channels'])}/{len(m['channels'])}",
-                     eqs])
-    parts = [table(["law", "regulariser", "R² all (ours)", "R² robust (ours)",
-                    "R² robust (SymTorch)", "channels recovered", "equations"], body)]
+        body.append([name, f"{sum(c['recovered'] for c in m['channels'])}/"
+                           f"{len(m['channels'])}",
+                     " / ".join(fmt(x, 3) for x in m["message_r2_robust"]),
+                     " / ".join(fmt(x, 3) for x in m["message_r2_all"]), eqs])
+    parts += ["<h2>Runs</h2>", table(["run", "channels recovered", "R² robust", "R² all",
+                                      "equations"], body)]
     if rule:
-        parts.append(f'<p class="rule"><b>Rule.</b> {esc(rule)}</p>')
+        parts.append(f'<p class="rule"><b>Rule.</b> {esc(rule)} A run is recovered when '
+                     "every kept channel is.</p>")
     return _write(out_dir, "n-body force-law table", parts)

@@ -133,18 +133,25 @@ def test_report_open_prints_the_html_path(runs, capsys):
 
 
 def test_table_report_renders_in_chromium(chromium, runs, tmp_path):
-    """write_table_html on table.json-shaped rows: one real run, one failed cell."""
+    """write_table_html on table.json's content: one real run, one failed cell, and the
+    per-entry summary."""
     from physdistill.report_html import write_table_html
 
     root, _ = runs
     m = json.loads((root / "nbody" / "metrics.json").read_text())
-    (root / "spring-bottleneck").symlink_to(root / "nbody")
-    rows = [{"law": "spring", "reg": "bottleneck", "metrics": m, "reference": [1.0, 1.0]},
-            {"law": "r2", "reg": "l1", "metrics": {"error": "diverged"}, "reference": None}]
-    (root / "table.json").write_text(json.dumps(rows))
+    (root / "spring-bottleneck-s0").symlink_to(root / "nbody")
+    cells = [{"name": "spring-bottleneck-s0", "law": "spring", "reg": "bottleneck", "seed": 0,
+              "metrics": m},
+             {"name": "r2-l1-s0", "law": "r2", "reg": "l1", "seed": 0,
+              "metrics": {"error": "diverged"}}]
+    entries = [{"law": "spring", "reg": "bottleneck", "seeds": [0], "recovered": 1,
+                "channels": 2, "r2_robust": [0.9, 0.7, 0.8], "r2_all": [0.5],
+                "reference": [1.0, 1.0], "errors": []}]
+    (root / "table.json").write_text(json.dumps({"entries": entries, "cells": cells}))
     page = write_table_html(root, root / "table.json")
     html = page.read_text()
-    assert 'href="spring-bottleneck/index.html"' in html and "error: diverged" in html
+    assert 'href="spring-bottleneck-s0/index.html"' in html and "error: diverged" in html
+    assert "0.800 [0.700, 0.900]" in html and "1/2" in html
     found, shot = _look(page, tmp_path)
     _not_blank(shot)
     assert len(found["maths"]) == len(m["channels"]) and all(w > 5 for w, _ in found["maths"])
