@@ -75,7 +75,7 @@ def _plots(run: RunFolder, metrics: dict, distill: dict, rec: dict) -> dict[str,
                      "scale": _scale(msg), "ood_r": rec["ood_variables"]["r"],
                      "ood_resid": eq.evaluate(rec["ood_variables"]) - ood_msg,
                      "ood_scale": _scale(ood_msg),
-                     "scale_label": "max(|network|, 0.3 RMS(network)) per set",
+                     "scale_label": f"max(|network|, {_floor():g} RMS(network)) per set",
                      "title": f"channel {c['index']}: {eq.text(3)}"})
     if chans:
         plots.identity_scatter(panels, run.file("messages_vs_force.png"),
@@ -103,12 +103,16 @@ def _plots(run: RunFolder, metrics: dict, distill: dict, rec: dict) -> dict[str,
 SPLITS = {"held_out": "held-out", "ood": "out-of-distribution"}
 
 
+def _floor() -> float:
+    from physdistill.nbody.pipeline import REL_FLOOR
+
+    return REL_FLOOR
+
+
 def _scale(msg: np.ndarray) -> np.ndarray:
     """Per-point denominator of the relative residual: ``max(|m|, REL_FLOOR RMS(m))``, the
     recovery rule's floor, so a channel crossing zero does not blow up."""
-    from physdistill.nbody.pipeline import REL_FLOOR
-
-    return np.maximum(np.abs(msg), REL_FLOOR * float(np.sqrt(np.mean(msg * msg))) or 1.0)
+    return np.maximum(np.abs(msg), _floor() * float(np.sqrt(np.mean(msg * msg))) or 1.0)
 
 
 def _fit_panel(c: dict, msg: np.ndarray, forces: np.ndarray, target: str) -> dict[str, Any]:
