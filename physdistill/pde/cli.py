@@ -91,9 +91,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     g.add_argument("--device", default="auto")
     g = p.add_argument_group("discovery")
-    g.add_argument("--fit-adam", type=int, default=1000)
-    g.add_argument("--fit-lbfgs", type=int, default=1500)
-    g.add_argument("--physics-steps", type=int, default=500)
+    g.add_argument("--fit-adam", type=int, default=500, help="data-fit Adam steps (500)")
+    g.add_argument("--fit-lbfgs", type=int, default=1000, help="data-fit L-BFGS (1000)")
+    g.add_argument("--physics-steps", type=int, default=300,
+                   help="L-BFGS iterations of the physics refinement (300; 0: off)")
     g.add_argument("--threshold", type=float, default=0.05)
     g.add_argument("--ensemble", type=int, default=50)
     g.add_argument("--degree", type=int, default=2, help="library: powers of u (default 2)")

@@ -41,22 +41,22 @@ class DiscoveryConfig:
 
     Args:
         width, depth: the fitting network (default 2-[32]x4-1).
-        fit_adam, fit_lbfgs, lr: data-fit budgets (default 1000 Adam at 2e-3, 1500 L-BFGS).
+        fit_adam, fit_lbfgs, lr: data-fit budgets (default 500 Adam at 2e-3, 1000 L-BFGS).
         validation: held-out share of samples for early stopping (default 0.1).
         n_points: derivative points (default 10000); margin: trimmed share per edge (0.05).
         degree, order: PDE-FIND library (default 2, 3) unless a library is passed.
         threshold: STLSQ threshold on unit-RMS columns/target (default 0.05).
         ensemble, inclusion: bootstrap models and the share needed to keep a term (50, 0.6).
         physics_rounds, physics_steps, physics_weight, collocation: refinement (default 1
-            round of 500 L-BFGS iterations, weight 1, 4000 points).
+            round of 300 L-BFGS iterations, weight 1, 4000 points).
         collinearity_tol: identifiability tolerance (default 1e-2).
         seed, dtype, device, progress.
     """
 
     width: int = 32
     depth: int = 4
-    fit_adam: int = 1000
-    fit_lbfgs: int = 1500
+    fit_adam: int = 500
+    fit_lbfgs: int = 1000
     lr: float = 2e-3
     validation: float = 0.1
     n_points: int = 10000
@@ -67,7 +67,7 @@ class DiscoveryConfig:
     ensemble: int = 50
     inclusion: float = 0.6
     physics_rounds: int = 1
-    physics_steps: int = 500
+    physics_steps: int = 300
     physics_weight: float = 1.0
     collocation: int = 4000
     collinearity_tol: float = 1e-2

@@ -25,6 +25,7 @@ from its saved weights with a fresh memory).
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -203,6 +204,7 @@ def train(problem: PDEProblem, net_config: NetConfig | None = None,
     meta = {"kind": "physdistill.pde.pinn", "problem": problem.describe(),
             "net": asdict(net_config), "train": {k: v for k, v in asdict(config).items()
                                                  if k not in ("progress", "device")}}
+    meta = json.loads(json.dumps(meta))  # tuples as lists: compares equal to the saved JSON
     opt = torch.optim.Adam(model.parameters(), lr=config.adam_lr)
     sched = torch.optim.lr_scheduler.ExponentialLR(
         opt, config.adam_decay ** (1.0 / max(config.adam_steps, 1)))
@@ -273,8 +275,9 @@ def train(problem: PDEProblem, net_config: NetConfig | None = None,
             if step % config.checkpoint_every == 0 and step < config.adam_steps:
                 save("adam")
         seconds["adam"] += time.perf_counter() - start
-        phase = "lbfgs"
-        save(phase)
+        if step >= config.adam_steps:
+            phase = "lbfgs"
+        save(phase)  # a stop inside Adam saves phase "adam": a resume continues it
     if config.lbfgs_steps and not stop and phase == "lbfgs":
         last: dict[str, Any] = {}
 

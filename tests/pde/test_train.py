@@ -1,0 +1,82 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from physdistill.checkpoints import CHECKPOINT_META
+from physdistill.errors import PhysDistillError
+from physdistill.pde.model import PINN, NetConfig
+from physdistill.pde.problem import PDEProblem
+from physdistill.pde.train import TrainConfig, predict, rel_l2_on_grid, train
+
+HEAT = PDEProblem("u_t = alpha*u_xx", "sin(pi*x) + 0.5*sin(3*pi*x)", (0, 1), 1.0, "dirichlet",
+                  coefficients={"alpha": 0.4})
+FAST = dict(n_domain=400, device="cpu", progress=False, log_every=10)
+
+
+def test_forward_heat_trains_to_a_small_error():
+    untrained = rel_l2_on_grid(PINN(HEAT, NetConfig()).double(), HEAT, 64, 21)
+    r = train(HEAT, NetConfig(), TrainConfig(adam_steps=200, lbfgs_steps=200, **FAST))
+    assert r.model.hard_ic and r.model.hard_bc
+    assert r.history["loss"][-1] < 1e-2 * r.history["loss"][0]
+    err = rel_l2_on_grid(r.model, HEAT, 64, 21)
+    assert err < 5e-2 and err < 0.1 * untrained
+
+
+def test_inverse_learns_the_coefficient_and_logs_it_every_step():
+    p = PDEProblem("u_t = alpha*u_xx", HEAT.ic, (0, 1), 1.0, "dirichlet",
+                   coefficients={"alpha": 0.2}, learn=("alpha",))
+    r = train(p, NetConfig(), TrainConfig(adam_steps=150, lbfgs_steps=300, **FAST),
+              observations=p.observations(200))
+    c = r.coefficients
+    assert c["step"][:3] == [1, 2, 3] and len(c["alpha"]) == len(c["step"]) > 150
+    assert c["alpha"][0] == pytest.approx(1.0, abs=0.01)  # start value
+    assert abs(c["alpha"][-1] - 0.2) < 0.05  # from a gap of 0.8 at this small budget
+    with pytest.raises(PhysDistillError, match="needs observations"):
+        train(p, NetConfig(), TrainConfig(adam_steps=1, lbfgs_steps=0, **FAST))
+
+
+def test_interrupted_run_resumes_to_the_same_weights(tmp_path):
+    cfg = TrainConfig(adam_steps=40, lbfgs_steps=0, checkpoint_every=10, **FAST)
+    straight = train(HEAT, NetConfig(width=8, depth=2), cfg)
+    stop = train(HEAT, NetConfig(width=8, depth=2), cfg, out=tmp_path,
+                 callback=lambda step, phase, m: step == 20)
+    meta = json.loads((tmp_path / CHECKPOINT_META).read_text())
+    assert meta["step"] == 20 and meta["phase"] == "adam" and stop.history["step"][-1] == 20
+    resumed = train(HEAT, NetConfig(width=8, depth=2), cfg, out=tmp_path, resume=True)
+    for k, v in straight.model.state_dict().items():
+        assert torch.equal(v, resumed.model.state_dict()[k]), k
+    assert resumed.history["loss"] == straight.history["loss"]
+    with pytest.raises(PhysDistillError, match="settings differ"):
+        train(HEAT, NetConfig(width=8, depth=2), TrainConfig(adam_steps=50, lbfgs_steps=0,
+                                                             **FAST), out=tmp_path, resume=True)
+
+
+def test_periodic_output_is_exactly_periodic_and_neumann_uses_a_bc_loss():
+    p = PDEProblem("u_t = -u*u_x + nu*u_xx", "exp(-(x + 2)**2)", (-8, 8), 10.0,
+                   coefficients={"nu": 0.1})
+    m = PINN(p, NetConfig()).double()
+    t = np.linspace(0, 10, 7)
+    np.testing.assert_allclose(predict(m, -8.0, t), predict(m, 8.0, t), atol=1e-12)
+    np.testing.assert_allclose(predict(m, np.linspace(-8, 8, 5), 0.0),
+                               p.u0(np.linspace(-8, 8, 5)), atol=1e-12)
+    q = PDEProblem("u_t = D*u_xx + r*u - r*u**2", "exp(-x**2)", (-10, 10), 8.0, "neumann",
+                   coefficients={"D": 0.1, "r": 1.0})
+    r = train(q, NetConfig(width=8, depth=2), TrainConfig(adam_steps=20, lbfgs_steps=0, **FAST))
+    assert r.model.hard_ic and not r.model.hard_bc and "bc" in r.history
+
+
+def test_residual_resampling_moves_points_towards_large_residuals():
+    from physdistill.pde.train import _Losses
+
+    p = PDEProblem("u_t = -u*u_x + nu*u_xx", "-sin(pi*x)", (-1, 1), 1.0, "dirichlet",
+                   coefficients={"nu": 0.003})
+    cfg = TrainConfig(adam_steps=1, lbfgs_steps=0, n_domain=500, resample_pool=4,
+                      device="cpu", progress=False)
+    model = PINN(p, NetConfig()).double()
+    losses = _Losses(p, model, cfg, None, torch.device("cpu"))
+    before = float(losses()["pde"])
+    losses.resample()
+    assert losses.points["pde"][0].shape == (500, 2)
+    assert float(losses()["pde"]) > before  # the new set holds more high-residual points
