@@ -140,14 +140,17 @@ def write_nbody_html(folder: str | Path, m: dict[str, Any], distill: dict[str, A
     rows = []
     for c, cm in zip(distill["channels"], m["channels"]):
         cmp = c["comparison"]
+        checks = Raw("<br>".join([
+            f"<b>recovered: {fmt(c['recovered'])}</b>",
+            f"symbolic match: {fmt(cmp['symbolic_match'])}",
+            f"max rel. error: {fmt(cmp['in_distribution']['max_rel_error'])} (held-out), "
+            f"{fmt(cmp['out_of_distribution']['max_rel_error'])} (OOD)",
+            f"law form: {esc(cm['law_form'])}"]))
         rows.append([c["index"], mathml(c["expression"], f"phi_{c['index']}"),
-                     mathml(cmp["fitted_reference"]), fmt(cmp["symbolic_match"]),
-                     fmt(cmp["in_distribution"]["max_rel_error"]),
-                     fmt(cmp["out_of_distribution"]["max_rel_error"]), cm["law_form"],
-                     fmt(c["recovered"])])
-    eqs.append(table(["channel", "found equation", "best fit of the true force a F_x + b F_y "
-                      "[+ c F_z] + d", "symbolic match", "max rel. error (held-out)",
-                      "max rel. error (OOD)", "law form", "recovered"], rows))
+                     mathml(cmp["fitted_reference"]), checks])
+    dims = " + ".join(f"{a} F_{x}" for a, x in zip("abc", axes[:len(law_force)]))
+    eqs.append(table(["channel", "found equation", f"true force fitted to it: {dims} + d",
+                      "verdict"], rows))
     detail = [f"channel {c['index']}: {c['comparison'].get('symbolic_detail', '')}"
               for c in distill["channels"] if c["comparison"].get("symbolic_detail")]
     if detail:
