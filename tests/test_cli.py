@@ -48,3 +48,83 @@ def test_import_is_light():
             "print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_formula_values_may_start_with_a_minus_sign(tmp_path, capsys):
+    """Issue 17 item 5: ``--potential "-m1*m2/r**2"`` failed with argparse's "expected one
+    argument"."""
+    from physdistill.cli import join_formula_values
+
+    assert join_formula_values(["nbody", "--potential", "-m1/r", "--ic", "-sin(pi*x)", "--",
+                                "--potential", "-x"]) == [
+        "nbody", "--potential=-m1/r", "--ic=-sin(pi*x)", "--", "--potential", "-x"]
+    out = tmp_path / "d"
+    assert main(["simulate", "--potential", "-m1*m2/r**2", "--sims", "4", "--steps", "10",
+                 "--out", str(out), "--quiet", "--device", "cpu"]) == 0
+    import json
+
+    assert json.loads((out / "meta.json").read_text())["law"]["potential"] == "-m1*m2/r**2"
+
+
+@pytest.mark.parametrize("exc, fragment", [
+    (RuntimeError("cannot reshape tensor of 0 elements"), "unexpected RuntimeError"),
+    (OSError(28, "No space left on device", "/x/checkpoint.safetensors"),
+     "no space left on the device writing /x/checkpoint.safetensors"),
+    (RecursionError("maximum recursion depth exceeded"), "nested too deeply"),
+    (KeyError("law"), "unexpected KeyError"),
+])
+def test_any_failure_is_one_line_unless_debug(exc, fragment, monkeypatch, capsys):
+    """Issue 20: tracebacks instead of one ``error:`` line; ``--debug`` shows them."""
+    from physdistill.nbody import cli as nbody_cli
+
+    def fail(args):
+        raise exc
+
+    monkeypatch.setattr(nbody_cli, "run_simulate", fail)
+    assert main(["simulate", "r2"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and fragment in err[0], err
+    with pytest.raises(type(exc)):
+        main(["simulate", "r2", "--debug"])
+
+
+def test_deeply_nested_json_is_one_line(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text("[" * 100_000 + "]" * 100_000)
+    assert main(["report", str(run)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:"), err
+
+
+def _tmpfs(path):
+    """Mount a 3 MB tmpfs at ``path`` (root and a kernel that allows it), or skip."""
+    path.mkdir()
+    try:
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(path)],
+                              capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        pytest.skip(f"cannot run mount here ({exc}); the full-disk test needs a 3 MB tmpfs")
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()[:120]}); the full-disk "
+                    "test needs one")
+
+
+def test_a_full_disk_is_one_line_and_leaves_nothing_half_written(tmp_path, capsys):
+    disk = tmp_path / "disk"
+    _tmpfs(disk)
+    try:
+        with open(disk / "filler", "wb") as fh:  # fill the 3 MB
+            try:
+                while True:
+                    fh.write(b"\0" * 65536)
+                    fh.flush()
+            except OSError:
+                pass
+        assert main(["simulate", "spring", "--sims", "6", "--steps", "20", "--out",
+                     str(disk / "d"), "--quiet", "--device", "cpu"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "no space left on the device" in err[0], err
+        assert sorted(p.name for p in disk.iterdir()) == ["filler"]
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
