@@ -69,6 +69,9 @@ def read_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PhysDistillError(f"{what} {path} is not valid JSON ({exc}); the file is corrupt "
                                "or not one of ours") from None
+    except RecursionError:
+        raise PhysDistillError(f"{what} {path} is nested too deeply to read; the file is "
+                               "corrupt or not one of ours") from None
 
 
 def _pid_alive(pid: int) -> bool:

@@ -219,7 +219,7 @@ def _check_law_meta(path: Path, law: Any) -> None:
     for key, typ in _LAW_KEYS.items():
         v = law.get(key)
         if isinstance(v, bool) and typ is not bool or not isinstance(v, typ):
-            raise PhysDistillError(f"{path}/meta.json: law entry {key!r} is {str(v)[:40]!r}; "
+            raise PhysDistillError(f"{path}/meta.json: law entry {key!r} is {repr(v)[:40]}; "
                                    f"expected a {getattr(typ, '__name__', 'number')}: "
                                    "regenerate it with 'physdistill simulate'")
 

@@ -54,3 +54,23 @@ def test_errors_are_one_line(args, fragment, tmp_path, capsys):
     assert main(["heat", "--out", str(tmp_path / "x"), *args]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and fragment in err[0]
+
+
+def test_no_training_steps_is_refused_before_the_run_folder(tmp_path, capsys):
+    """Issue 20: ``heat --adam-steps 0 --lbfgs-steps 0`` raised IndexError and left ``train``
+    marked done in run.json."""
+    out = tmp_path / "x"
+    assert main(["heat", "--out", str(out), "--adam-steps", "0", "--lbfgs-steps", "0",
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no training steps" in err[0], err
+    assert not out.exists()
+
+
+def test_an_initial_condition_may_start_with_a_minus_sign(tmp_path):
+    """Issue 17 item 5: a formula option's value starting with '-' was read as an option."""
+    from physdistill.cli import build_parser, join_formula_values
+
+    args = build_parser().parse_args(join_formula_values(
+        ["heat", "--ic", "-sin(pi*x)", "--out", str(tmp_path / "x")]))
+    assert args.ic == "-sin(pi*x)"

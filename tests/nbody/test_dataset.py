@@ -1,7 +1,11 @@
 """Datasets: round trip, determinism, splits by system, loader checks, atomic writing, batches."""
 
 import json
+import os
+import re
 import shutil
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -195,3 +199,80 @@ def test_user_potential_dataset_keeps_its_law(tmp_path):
                  progress=False)
     law = load_dataset(out).law
     assert law.name == "custom" and law.source == "m1*m2*exp(-r)/r"
+
+
+@pytest.mark.parametrize("change, fragment", [
+    (dict(pos=lambda a: a.double()), "array 'pos' is float64, expected float32"),
+    (dict(split=lambda a: a.float()), "array 'split' is float32, expected an integer type"),
+    (dict(drift=lambda a: a.fill_(float("nan"))), "'drift' contains NaN or inf"),
+    (dict(times=lambda a: a.fill_(float("inf"))), "'times' contains NaN or inf"),
+    (dict(mass=lambda a: a.fill_(0.0)), "'mass' has values <= 0"),
+    (dict(mass=lambda a: a.fill_(-1.0)), "'mass' has values <= 0 (smallest -1)"),
+])
+def test_loader_refuses_bad_arrays(small, tmp_path, change, fragment):
+    """Issue 20: float64 arrays gave a dtype traceback later; NaN drift, inf times and
+    non-positive masses loaded silently."""
+    d = _copy(small, tmp_path)
+    arrays = load_dataset(d).arrays
+    _rewrite(d, **{k: f(arrays[k].clone()) for k, f in change.items()})
+    with pytest.raises(PhysDistillError, match=re.escape(fragment)):
+        load_dataset(d)
+
+
+def test_loader_refuses_meta_without_a_law(small, tmp_path):
+    """Issue 20: a meta.json without ``law`` raised KeyError."""
+    d = _copy(small, tmp_path)
+    meta = json.loads((d / "meta.json").read_text())
+    del meta["law"]
+    (d / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(PhysDistillError, match="has no 'law' entry"):
+        load_dataset(d)
+    meta["law"] = {"name": "spring", "potential": 3, "dt": 0.01, "eps": 0.01, "charged": False}
+    (d / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(PhysDistillError, match="law entry 'potential' is 3"):
+        load_dataset(d)
+
+
+def test_an_empty_split_gives_empty_graphs(tmp_path):
+    """Issue 20: ``simulate --sims 5`` leaves no validation systems, and reading that split
+    raised "cannot reshape tensor of 0 elements"."""
+    make_dataset(get_law("spring"), SimConfig(sims=5, steps=20, seed=0), tmp_path / "d",
+                 progress=False)
+    ds = load_dataset(tmp_path / "d")
+    assert ds.meta["split"]["counts"]["val"] == 0
+    x, y = ds.graphs("val")
+    assert tuple(x.shape) == (0, 4, 6) and tuple(y.shape) == (0, 4, 2)
+
+
+def test_an_interrupted_force_is_recovered_by_the_next_run(small, tmp_path, capsys):
+    """Issue 20: a killed ``simulate --force`` left ``.partial``/``.old`` folders that only
+    hand work removed. The next write cleans up or restores them, and says so."""
+    from physdistill._io import recover_interrupted
+
+    d = _copy(small, tmp_path)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    partial = tmp_path / f".copy.{dead.pid}.abcd1234.partial"
+    partial.mkdir()
+    old = tmp_path / f".copy.old.{dead.pid}"
+    d.rename(old)  # killed between its two renames: the dataset sits under .old
+    assert recover_interrupted(d) == [
+        f"removed {partial}, the unfinished output of an interrupted write",
+        f"restored {d} from {old}, which an interrupted --force left"]
+    assert load_dataset(d).n == 4 and not partial.exists() and not old.exists()
+    assert "note: restored" in capsys.readouterr().err
+    shutil.copytree(d, old)  # killed after the new folder was in place: the old one goes
+    assert "removed" in recover_interrupted(d)[0] and not old.exists()
+    live = tmp_path / f".copy.{os.getpid() + 10**6}.zzzz9999.partial"  # not a running pid
+    mine = tmp_path / f".other.{os.getpid()}.abcd1234.partial"  # another folder's
+    live.mkdir()
+    mine.mkdir()
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        busy = tmp_path / f".copy.{running.pid}.abcd1234.partial"
+        busy.mkdir()
+        recover_interrupted(d)
+        assert busy.exists() and mine.exists() and not live.exists()
+    finally:
+        running.kill()
+        running.wait()

@@ -100,6 +100,8 @@ def test_unknown_law_names_the_problem_and_suggests():
     ("r.__class__", "not allowed"),
     ("m1*m2", "does not depend on r"),
     ("", "formula"),
+    ("1/0", "is not finite"),  # issue 20: it was refused as "does not depend on r"
+    ("m1*m2/(r - r)", "is not finite"),
 ])
 def test_bad_potentials_are_refused(bad, fragment, tmp_path):
     with pytest.raises(PhysDistillError, match=fragment):

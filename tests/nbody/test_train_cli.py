@@ -87,3 +87,16 @@ def test_errors_are_one_line_and_write_nothing(dataset, tmp_path, capsys, extra,
 def test_missing_dataset(tmp_path, capsys):
     assert _train(tmp_path / "nope", tmp_path / "run") == 2
     assert "dataset folder not found" in capsys.readouterr().err
+
+
+def test_a_dataset_without_validation_systems_trains(tmp_path, capsys):
+    """Issue 20: ``simulate --sims 5`` then ``train`` raised "cannot reshape tensor of 0
+    elements" (the 5 systems split 4/0/1). It trains without validation now."""
+    data, out = tmp_path / "d5", tmp_path / "run"
+    assert main(["simulate", "spring", "--sims", "5", "--steps", "20", "--out", str(data),
+                 "--quiet", "--device", "cpu"]) == 0
+    assert main(["train", str(data), "--epochs", "1", "--batch", "4", "--hidden", "8",
+                 "--out", str(out), "--device", "cpu", "--quiet"]) == 0
+    assert "val MAE" not in capsys.readouterr().out
+    history = json.loads((out / "history.json").read_text())
+    assert history["val"] == [None] and len(history["train"]) == 1
