@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,15 +34,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from physdistill._io import atomic_write_json, load_state, read_json, save_state
+from physdistill._io import load_state
+from physdistill.checkpoints import CHECKPOINT, CHECKPOINT_META, read_checkpoint_meta
+from physdistill.checkpoints import save_checkpoint as save_checkpoint_files
 from physdistill.devices import resolve_device
 from physdistill.errors import PhysDistillError
 from physdistill.heat.pinn import HeatPINN, ModelConfig
 from physdistill.heat.problem import HeatProblem, relative_l2
+from physdistill.pde.equation import Equation
+from physdistill.pde.train import run_lbfgs
 
-CHECKPOINT = "checkpoint.safetensors"
-CHECKPOINT_META = "checkpoint.json"
 CHECKPOINT_KIND = "physdistill.heat.pinn"
+#: the heat equation in the general PDE machinery (:mod:`physdistill.pde`)
+HEAT_PDE = Equation("u_t = alpha*u_xx")
 LOSS_TERMS = ("pde", "ic", "bc", "obs")
 
 
@@ -184,7 +188,7 @@ class _Losses:
         for k, (xt, target) in self.points.items():
             if k == "pde":
                 d = self.model.derivatives(xt, order=2)
-                r = d["u_t"] - self.model.alpha * d["u_xx"]
+                r = d["u_t"] - HEAT_PDE.rhs(d, {"alpha": self.model.alpha})
             else:
                 r = self.model(xt) - target
             out[k] = (r * r).mean()
@@ -315,37 +319,6 @@ def train(problem: HeatProblem, model_config: ModelConfig | None = None,
                        seconds={k: round(v, 3) for k, v in seconds.items()})
 
 
-def run_lbfgs(params: list[torch.Tensor], loss: Callable[[], torch.Tensor], iterations: int,
-              chunk: int = 50, history_size: int = 50) -> Iterator[int]:
-    """Full-batch L-BFGS with a strong-Wolfe line search, run in chunks.
-
-    Yields the iterations each chunk took (the caller logs between chunks). Stops after
-    ``iterations`` or when a chunk ends before its iteration and evaluation budgets, which
-    happens only when L-BFGS finds no descent direction (converged).
-    """
-    max_eval = chunk * 5 // 4 + 1
-    opt = torch.optim.LBFGS(params, lr=1.0, max_iter=chunk, max_eval=max_eval,
-                            history_size=history_size, tolerance_grad=1e-14,
-                            tolerance_change=0.0, line_search_fn="strong_wolfe")
-    state = opt.state[params[0]]
-
-    def closure() -> torch.Tensor:
-        opt.zero_grad(set_to_none=True)
-        value = loss()
-        value.backward()
-        return value
-
-    done = 0
-    while done < iterations:
-        iters, evals = state.get("n_iter", 0), state.get("func_evals", 0)
-        opt.step(closure)
-        it = state.get("n_iter", 0) - iters
-        done += max(it, 1)
-        yield it
-        if it < chunk and state.get("func_evals", 0) - evals < max_eval:
-            return
-
-
 # ---------------------------------------------------------------------------------------------
 # evaluation
 
@@ -377,12 +350,11 @@ def save_checkpoint(folder: str | Path, result: TrainResult, config: TrainConfig
     dtype, history) into ``folder``, each atomically. Returns the safetensors path."""
     folder = Path(folder)
     model = result.model
-    save_state(folder / CHECKPOINT, {k: v.detach().cpu() for k, v in
-                                     model.state_dict().items()})
-    atomic_write_json(folder / CHECKPOINT_META, {
+    save_checkpoint_files(folder, {
         "kind": CHECKPOINT_KIND, "problem": model.problem.describe(),
         "model": asdict(model.config), "train": asdict(config),
-        "dtype": config.dtype, "history": result.history, "seconds": result.seconds})
+        "dtype": config.dtype, "history": result.history, "seconds": result.seconds},
+        {k: v.detach().cpu() for k, v in model.state_dict().items()})
     return folder / CHECKPOINT
 
 
@@ -393,8 +365,8 @@ def load_checkpoint(folder: str | Path, device: str = "cpu") -> tuple[HeatPINN, 
         PhysDistillError: a file is missing or corrupt, or it is not a heat-PINN checkpoint.
     """
     folder = Path(folder)
-    meta = read_json(folder / CHECKPOINT_META, "checkpoint settings")
-    if not isinstance(meta, dict) or meta.get("kind") != CHECKPOINT_KIND:
+    meta = read_checkpoint_meta(folder)
+    if meta.get("kind") != CHECKPOINT_KIND:
         raise PhysDistillError(f"{folder / CHECKPOINT_META} is not a heat PINN checkpoint "
                                f"(expected kind {CHECKPOINT_KIND!r})")
     try:
