@@ -352,18 +352,22 @@ def heat_maps(x: Any, t: Any, maps: dict[str, Any], path: str | Path, title: str
 
 @_styled
 def field_residuals(x: Any, t: Any, fields: dict[str, Any], path: str | Path,
-                    title: str = "") -> Path:
+                    title: str = "", horizon: float | None = None) -> Path:
     """Residual fields over ``(x, t)`` with their profiles: one column per named field.
 
     Row 1: the field as a heat map (diverging, colour clipped at the 99 % quantile of |.|,
-    stated); rows 2 and 3: its median and 5-95 % band against ``x`` (over all t) and against
-    ``t`` (over all x), on symmetric-log axes. Fields sharing a column layout can be compared
+    stated); rows 2 and 3: its median and 5-95 % band against ``x`` (over t) and against
+    ``t`` (over x), on symmetric-log axes. Fields sharing a column layout can be compared
     at a glance: e.g. the PDE residual of the network under the true PDE and under the found
     one.
 
     Args:
         x, t: grid axes, shapes ``(nx,)`` and ``(nt,)``.
         fields: name -> array of shape ``(nt, nx)``.
+        horizon: the end of the training time range when ``t`` extends beyond it: the
+            points with ``t > horizon`` are out of distribution (extrapolation), marked by a
+            dashed line on the maps, shaded on the t profiles, and given their own band on
+            the x profiles.
     """
     plt = _plt()
     n = len(fields)
@@ -371,31 +375,45 @@ def field_residuals(x: Any, t: Any, fields: dict[str, Any], path: str | Path,
                              height_ratios=[1.2, 1, 1])
     x, t = np.asarray(x, float), np.asarray(t, float)
     X, T = np.meshgrid(x, t)
+    ood = T > horizon if horizon is not None else np.zeros(T.shape, bool)
     colors = [COLORS["blue"], COLORS["vermillion"], COLORS["green"], COLORS["purple"]]
     for k, (name, v) in enumerate(fields.items()):
         v = np.asarray(v, float)
-        c, m = _clipped_scale(v)
+        c, _ = _clipped_scale(v[~ood])  # the colours follow the held-out points
+        m = float(np.nanmax(np.abs(v)))
+        where = "" if not ood.any() else " (held-out)"
         ax = axes[0][k]
         im = ax.pcolormesh(x, t, v, cmap="RdBu_r", vmin=-c, vmax=c, shading="auto",
                            rasterized=True)
         fig.colorbar(im, ax=ax, extend="both" if m > c else "neither", format="%.1e")
-        ax.set(title=f"{name}\ncolour clipped at 99 % of |.| = {c:.2e}; max {m:.2e}",
-               xlabel="x", ylabel="t")
+        ax.set(title=f"{name}\ncolour clipped at 99 % of |.|{where} = {c:.2e}\n"
+                     f"max |.| = {m:.2e}", xlabel="x", ylabel="t")
         ax.grid(False)
+        if ood.any():
+            _ref(ax.axhline(horizon, color=COLORS["black"], ls="--", lw=1))
+        color = colors[k % len(colors)] if not ood.any() else HELD_OUT
+        sets = [("", ~ood, color)] if not ood.any() else [
+            ("held-out ", ~ood, HELD_OUT), (f"t > {horizon:g} (OOD) ", ood, OOD)]
         for ax, coord, label in ((axes[1][k], X, "x"), (axes[2][k], T, "t")):
-            flat, vals = coord.ravel(), v.ravel()
-            b = binned_quantiles(flat, vals, bins=min(40, len(np.unique(flat))), min_count=1)
-            color = colors[k % len(colors)]
-            ax.fill_between(b["x"], b["q05"], b["q95"], color=color, alpha=0.3, lw=0,
-                            label="5-95 %")
-            ax.plot(b["x"], b["median"], color=color, lw=1.5, label="median")
+            ends = []
+            for tag, mask, col in (sets if label == "x" else [("", np.ones_like(ood), color)]):
+                flat = coord[mask]
+                b = binned_quantiles(flat, v[mask], bins=min(40, len(np.unique(flat))),
+                                     min_count=1)
+                ax.fill_between(b["x"], b["q05"], b["q95"], color=col, alpha=0.3, lw=0,
+                                label=f"{tag}5-95 %")
+                ax.plot(b["x"], b["median"], color=col, lw=1.5, label=f"{tag}median")
+                ends += [b["q05"], b["q95"]]
+            if label == "t" and ood.any():
+                ax.axvspan(horizon, t.max(), color=OOD, alpha=0.15, lw=0,
+                           label="beyond training (OOD)")
             _ref(ax.axhline(0, color=COLORS["black"], lw=0.8))
-            rule = _symlog_y(ax, np.concatenate([b["q05"], b["q95"]]))
+            rule = _symlog_y(ax, np.concatenate(ends))
             short = len(name) < 22 and not set(name) & {":", "\n"}
             ax.set(xlabel=label, ylabel=name if short else "residual",
                    title=f"against {label} (over all {'t' if label == 'x' else 'x'})\n"
                          f"y: {rule}")
-            ax.legend(loc="upper right")
+            ax.legend(loc="best", fontsize=7)
     if title:
         fig.suptitle(title)
     return save_figure(fig, path)

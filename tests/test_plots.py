@@ -132,10 +132,21 @@ def test_heat_figures_state_their_clipping(tmp_path, captured):
     assert_axes_filled(captured)
     _, fig = captured[0]
     spiky_title = fig.axes[1].get_title()
-    assert "colour clipped at 99 % of |.|" in spiky_title and "max 5.00e-01" in spiky_title
+    assert "colour clipped at 99 % of |.|" in spiky_title and "max |.| = 5.00e-01" in spiky_title
     mesh = fig.axes[1].collections[0]
     assert mesh.norm.vmax < 0.01  # the colour scale follows the bulk, not the spike
     assert (tmp_path / "f.svg").is_file() and (tmp_path / "h.svg").is_file()
+    # a time range beyond training: the OOD points get their own band and a marked region
+    te = np.linspace(0, 1.5, 76)
+    Xe, Te = np.meshgrid(x, te)
+    grows = 1e-3 * np.sin(np.pi * Xe) * np.exp(4 * np.maximum(Te - 1, 0))
+    plots.field_residuals(x, te, {"network - exact": grows}, tmp_path / "e.png", horizon=1.0)
+    _, fig = captured[-1]
+    labels = fig.axes[1].get_legend_handles_labels()[1]
+    assert {"held-out median", "t > 1 (OOD) median"} <= set(labels)
+    assert "beyond training (OOD)" in fig.axes[2].get_legend_handles_labels()[1]
+    assert "(held-out)" in fig.axes[0].get_title()
+    assert_axes_filled(captured[-1:])
 
 
 def test_line_plots(tmp_path, captured):
