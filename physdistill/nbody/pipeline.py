@@ -163,6 +163,10 @@ class NBodyConfig:
             v = getattr(cfg, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 raise PhysDistillError(f"{name} must be a positive number, got {v!r}")
+        if cfg.data is None and cfg.sims - round(0.8 * cfg.sims) - round(0.1 * cfg.sims) < 1:
+            raise PhysDistillError(f"sims={cfg.sims} leaves no test systems in the 80/10/10 "
+                                   "split, and the distillation reads messages on test "
+                                   "graphs; use --sims 3 or more")
         return cfg
 
     def to_dict(self) -> dict[str, Any]:

@@ -125,3 +125,12 @@ def test_a_symlinked_model_folder_is_never_written_through(tmp_path, no_distill)
     _trained(out, force=True)
     assert not (out / "model").is_symlink() and (out / "model" / "checkpoint.json").is_file()
     assert {p.name: p.read_bytes() for p in outside.iterdir()} == before
+
+
+def test_too_few_systems_for_a_test_split_is_refused_before_the_run(tmp_path):
+    """``nbody --sims 2`` simulated and trained, then failed in the distillation with "no
+    messages were recorded" (its test split was empty)."""
+    with pytest.raises(PhysDistillError, match="sims=2 leaves no test systems"):
+        run_nbody(NBodyConfig(law="spring", **{**TINY, "sims": 2}), tmp_path / "R",
+                  progress=False)
+    assert not (tmp_path / "R").exists()
