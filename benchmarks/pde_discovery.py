@@ -23,7 +23,6 @@ import platform
 import sys
 import time
 
-import numpy as np
 import torch
 
 from physdistill.pde.discover import DiscoveryConfig, discover, pdefind

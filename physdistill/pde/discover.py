@@ -30,8 +30,14 @@ from physdistill.errors import PhysDistillError
 from physdistill.pde.data import MeasuredData
 from physdistill.pde.library import TermLibrary, pdefind_library
 from physdistill.pde.model import FieldNet, NetConfig, derivatives
-from physdistill.pde.sparse import (SparseFit, compare_terms, condition_number, ensemble_stlsq,
-                                    format_pde, identifiability)
+from physdistill.pde.sparse import (
+    SparseFit,
+    compare_terms,
+    condition_number,
+    ensemble_stlsq,
+    format_pde,
+    identifiability,
+)
 from physdistill.pde.train import run_lbfgs
 
 
@@ -164,7 +170,7 @@ def fit_network(data: MeasuredData, config: DiscoveryConfig,
     model = DataNet(data, config).to(dtype=dt)
     rng = np.random.default_rng(config.seed)
     perm = rng.permutation(len(data))
-    n_val = int(round(config.validation * len(data)))
+    n_val = round(config.validation * len(data))
     val, tr = perm[:n_val], perm[n_val:]
     xt, u = _tensor(data.xt, dt), _tensor((data.u - np.mean(data.u)) / (np.std(data.u) or 1), dt)
     hist = history if history is not None else {}

@@ -218,7 +218,8 @@ def parse_pde(text: str, coefficients: Iterable[str] | None = None
                     f"({', '.join(coeffs) or 'none declared'}); give its value, e.g. "
                     f"coefficients={{'{m.group(1)}': 0.1}}") from None
             raise
-        return expr, coeffs
+        used = {s.name for s in expr.free_symbols}
+        return expr, tuple(c for c in coeffs if c in used)
     expr = parse_expression(rhs, None, what=f"PDE {text!r}")
     found = sorted(s.name for s in expr.free_symbols if s.name not in FIELDS + COORDS)
     bad = [n for n in found if n.startswith("u")]

@@ -14,6 +14,7 @@ Files: ``metrics.json``, ``equation.json`` (the PDE solved or found), ``report.m
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,7 @@ class PDERunConfig:
         d.pop("threads")
         for k in ("train", "discovery"):
             d[k].pop("progress", None)
-        return d
+        return json.loads(json.dumps(d))  # tuples as lists, as run.json stores them
 
 
 def truth_terms(problem: PDEProblem | None) -> dict[str, float] | None:

@@ -68,8 +68,6 @@ class PDEProblem:
     _coeffs: dict[str, float] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        eq = self.pde if isinstance(self.pde, Equation) else Equation(self.pde)
-        object.__setattr__(self, "pde", eq)
         try:
             x0, x1 = (check_value("domain bound", v) for v in self.domain)
         except (TypeError, ValueError):
@@ -101,6 +99,9 @@ class PDEProblem:
         coeffs = {str(k): check_value(f"coefficient {k}", v) for k, v in coeffs.items()}
         learn = tuple(self.learn)
         object.__setattr__(self, "learn", learn)
+        declared = tuple(dict.fromkeys((*coeffs, *learn)))
+        eq = self.pde if isinstance(self.pde, Equation) else Equation(self.pde, declared)
+        object.__setattr__(self, "pde", eq)
         for k in (*coeffs, *learn):
             if k not in eq.coefficients:
                 raise PhysDistillError(f"coefficient {k!r} does not appear in the PDE {eq}; its "

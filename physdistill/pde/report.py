@@ -121,13 +121,13 @@ def write_report(run: Any, m: dict[str, Any]) -> None:
     if m["mode"] != "discover":
         rows.append(("network rel. L2 vs reference", _fmt(m.get("rel_l2"))))
         for c, v in (m.get("coefficients") or {}).items():
-            rows.append((f"learned {c}", f"{_fmt(v['learned'])} (true {_fmt(v['true'])}, rel. "
-                                         f"error {_fmt(v['rel_error'])})"))
+            rows.append((f"learned {c}", (f"{_fmt(v['learned'])} (true {_fmt(v['true'])}, rel. "
+                                         f"error {_fmt(v['rel_error'])})")))
         rows.append(("training seconds", _fmt(m.get("train_seconds"))))
     else:
         d = m["discovery"]
-        rows += [("data", f"{m['data']['source']} ({m['data']['samples']} samples, noise "
-                          f"{m['data']['noise']:g})"),
+        rows += [("data", (f"{m['data']['source']} ({m['data']['samples']} samples, noise "
+                          f"{m['data']['noise']:g})")),
                  ("discovered (PINN)", f"`{d['expression'] or d['candidate'] + ' (not identifiable)'}`"),
                  ("before physics refinement", f"`{d['before_refinement']}`"),
                  ("coefficient std (bootstrap)", ", ".join(f"{k}: {v:.2g}"

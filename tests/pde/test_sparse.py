@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from physdistill.pde.library import canonical_terms, default_library, pdefind_library
 from physdistill.pde.equation import Equation
+from physdistill.pde.library import canonical_terms, default_library, pdefind_library
 from physdistill.pde.sparse import compare_terms, ensemble_stlsq, identifiability
 
 

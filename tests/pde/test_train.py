@@ -12,7 +12,7 @@ from physdistill.pde.train import TrainConfig, predict, rel_l2_on_grid, train
 
 HEAT = PDEProblem("u_t = alpha*u_xx", "sin(pi*x) + 0.5*sin(3*pi*x)", (0, 1), 1.0, "dirichlet",
                   coefficients={"alpha": 0.4})
-FAST = dict(n_domain=400, device="cpu", progress=False, log_every=10)
+FAST = {"n_domain": 400, "device": "cpu", "progress": False, "log_every": 10}
 
 
 def test_forward_heat_trains_to_a_small_error():
