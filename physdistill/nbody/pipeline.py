@@ -321,7 +321,9 @@ def _stage_data(run: RunFolder, cfg: NBodyConfig, law, progress: bool) -> Path:
                              path, force=True, progress=progress)
             info["path"] = str(path)
             run.inputs["dataset"] = fingerprint(path)
-    run.inputs.update(law=law_record(law), dataset=fingerprint(path))
+    if "dataset" not in run.inputs:  # a finished data stage: the dataset as it is now
+        run.inputs["dataset"] = fingerprint(path)
+    run.inputs["law"] = law_record(law)
     return path
 
 
