@@ -34,7 +34,8 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 from physdistill import __version__
 from physdistill._io import atomic_write_json, atomic_write_text, read_json
@@ -262,10 +263,11 @@ class RunFolder:
             with contextlib.suppress(OSError):
                 self.path.rmdir()
 
-    def __enter__(self) -> RunFolder:
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         self.close(exc)
 
     @staticmethod
