@@ -67,6 +67,8 @@ def run_grid(cells: list[NBodyConfig], out: str | Path, *, threads: int = 2,
     t0 = time.perf_counter()
     cells = [_with_data(c, out, progress) for c in cells]
     data_seconds = time.perf_counter() - t0
+    if progress:
+        print(f"datasets ready after {data_seconds:.0f} s", flush=True)
     cells = _level_steps(cells)
     cores = available_cores()
     if workers is None:
@@ -79,6 +81,9 @@ def run_grid(cells: list[NBodyConfig], out: str | Path, *, threads: int = 2,
             todo = [c for c in group if not _trained(out / cell_name(c), c)]
             if todo:
                 stacks[key] = _train_stack(todo, out, progress)
+                if progress:
+                    print(f"stack of {len(todo)} trained in {stacks[key]:.0f} s "
+                          f"({time.perf_counter() - t0:.0f} s since the start)", flush=True)
             for c in group:
                 name = cell_name(c)
                 rows[name] = {"name": name, "config": c.to_dict(), "stack": key}
@@ -88,6 +93,9 @@ def run_grid(cells: list[NBodyConfig], out: str | Path, *, threads: int = 2,
                 rows[name]["metrics"] = fut.result()
             except PhysDistillError as exc:
                 rows[name]["metrics"] = {"error": str(exc)}
+    if progress:
+        print(f"grid of {len(cells)} cells done after {time.perf_counter() - t0:.0f} s",
+              flush=True)
     for name, row in rows.items():  # the stack's time, also for cells trained earlier
         train = RunFolder.open(out / name).meta["stages"].get("train", {})
         row["stack_seconds"] = stacks.get(row["stack"], train.get("stack_seconds"))
