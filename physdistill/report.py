@@ -21,6 +21,7 @@ def heat_report(run):
     from physdistill.heat.pipeline import report_markdown
     from physdistill.report_html import write_heat_html
 
+    run.check_stages()  # every finished stage made with the settings in run.json
     metrics = run.read_json("metrics.json")
     run.write_text("report.md", report_markdown(metrics))
     write_heat_html(run.path, metrics)
@@ -48,7 +49,6 @@ def run_report(args: argparse.Namespace) -> int:
         if run.kind not in WRITERS:
             raise PhysDistillError(f"{args.run} is a {run.kind!r} run; reports exist for "
                                    f"{sorted(WRITERS)}")
-        run.check_stages()  # every finished stage made with the settings in run.json
         module, func = WRITERS[run.kind].split(":")
         getattr(importlib.import_module(module), func)(run)
     print(f"wrote {run.file('report.md')} and {run.file('index.html')}")
