@@ -133,8 +133,8 @@ def write_nbody_html(folder: str | Path, m: dict[str, Any], distill: dict[str, A
     and the law's exact pair-force components (sympy, as the simulator computes them)."""
     folder = Path(folder)
     axes = ("x", "y", "z")
-    eqs = ["<h2>Equations</h2>", "<p>True pair force (the simulator's, distance softened to "
-           "r + 0.01):</p>"]
+    eqs = ["<h2>Equations</h2>", "<p>True pair force, as the simulator computes it (r: the "
+           "distance; the simulator's softening included):</p>"]
     eqs += [f'<div class="eq">{mathml(f, f"F_{axes[k]}")}</div>' for k, f in
             enumerate(law_force)]
     rows = []
@@ -149,7 +149,8 @@ def write_nbody_html(folder: str | Path, m: dict[str, Any], distill: dict[str, A
         rows.append([c["index"], mathml(c["expression"], f"phi_{c['index']}"),
                      mathml(cmp["fitted_reference"]), checks])
     dims = " + ".join(f"{a} F_{x}" for a, x in zip("abc", axes[:len(law_force)]))
-    eqs.append(table(["channel", "found equation", f"true force fitted to it: {dims} + d",
+    what = "force" if m["target"] == "force" else "acceleration (F / m1)"
+    eqs.append(table(["channel", "found equation", f"true pair {what} fitted to it: {dims} + d",
                       "verdict"], rows))
     detail = [f"channel {c['index']}: {c['comparison'].get('symbolic_detail', '')}"
               for c in distill["channels"] if c["comparison"].get("symbolic_detail")]
