@@ -29,6 +29,7 @@ import numpy as np
 from physdistill.errors import PhysDistillError
 from physdistill.heat.library import TermLibrary, default_library
 from physdistill.heat.problem import HeatProblem
+from physdistill.pde.sparse import condition_number, term_dependencies, term_text
 from physdistill.symbolic import SRConfig
 
 
@@ -157,66 +158,8 @@ def network_fields(model: Any, problem: HeatProblem, n_points: int = 4000, seed:
 # identifiability
 
 
-def term_dependencies(theta: np.ndarray, names: list[str], which: list[str],
-                      tol: float = 1e-2, max_terms: int = 3) -> list[dict[str, Any]]:
-    r"""For each term in ``which``: is it (nearly) a sparse combination of the other terms?
-
-    Columns are scaled to unit RMS. For ``m = 1, 2, .., max_terms`` every set of ``m`` other
-    terms is tried (least squares); the first (sparsest, then smallest-residual) set whose
-    relative residual :math:`\|\theta_k - \Theta_S c\| / \|\theta_k\|` is below ``tol``
-    makes the term collinear.
-
-    Returns:
-        one dict per collinear term: ``term``, ``relation`` (text, physical coefficients),
-        ``coefficients`` (``term = sum_j c_j theta_j``), ``residual``.
-    """
-    from itertools import combinations
-
-    scale = np.sqrt(np.mean(theta * theta, axis=0))
-    scale[scale == 0] = 1.0
-    tn = theta / scale
-    found: list[dict[str, Any]] = []
-    covered: set[str] = set()  # terms already in a relation (report each relation once)
-    for name in which:
-        if name in covered:
-            continue
-        k = names.index(name)
-        y = tn[:, k]
-        others = [j for j in range(len(names)) if j != k]
-        best = None
-        for m in range(1, min(max_terms, len(others)) + 1):
-            for S in combinations(others, m):
-                A = tn[:, S]
-                c, *_ = np.linalg.lstsq(A, y, rcond=None)
-                resid = float(np.linalg.norm(y - A @ c) / max(np.linalg.norm(y), 1e-300))
-                if resid < tol and (best is None or resid < best[2]):
-                    best = (S, c, resid)
-            if best is not None:
-                break
-        if best is None:
-            continue
-        S, c, resid = best
-        coeffs = {names[j]: float(c[i] * scale[k] / scale[j]) for i, j in enumerate(S)}
-        covered |= {name, *coeffs}
-        if len(S) == 1 and S[0] > k:  # write "u_xx = -9.87*u" rather than "u = -0.101*u_xx"
-            (other, v), = coeffs.items()
-            relation = f"{other} = {_term_text(1.0 / v, name)}"
-        else:
-            relation = f"{name} = " + " + ".join(_term_text(v, n) for n, v in coeffs.items())
-        found.append({"term": name, "relation": relation.replace("+ -", "- "),
-                      "coefficients": coeffs, "residual": resid})
-    return found
-
-
-def _term_text(c: float, name: str) -> str:
-    return f"{c:.6g}" if name == "1" else f"{c:.6g}*{name}"
-
-
-def _condition(theta: np.ndarray) -> float:
-    scale = np.sqrt(np.mean(theta * theta, axis=0))
-    scale[scale == 0] = 1.0
-    s = np.linalg.svd(theta / scale, compute_uv=False)
-    return float(s[0] / s[-1]) if s[-1] > 0 else math.inf
+_term_text = term_text
+_condition = condition_number
 
 
 def _finish(method: str, terms: dict[str, float], theta: np.ndarray, names: list[str],
