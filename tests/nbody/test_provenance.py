@@ -134,3 +134,19 @@ def test_too_few_systems_for_a_test_split_is_refused_before_the_run(tmp_path):
         run_nbody(NBodyConfig(law="spring", **{**TINY, "sims": 2}), tmp_path / "R",
                   progress=False)
     assert not (tmp_path / "R").exists()
+
+
+def test_report_refuses_records_of_another_run(tmp_path, no_distill, capsys):
+    """``report`` drew a "damped" report from spring's files when run.json named damped."""
+    out = tmp_path / "R"
+    _trained(out)
+    meta = json.loads((out / "run.json").read_text())
+    meta["stages"]["distill"] = {"seconds": 0.0,
+                                 "made_from": meta["stages"]["train"]["made_from"]}
+    meta["config"]["law"] = "damped"
+    (out / "run.json").write_text(json.dumps(meta))
+    capsys.readouterr()
+    assert main(["report", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "law: recorded 'spring: U = (r-1)**2 (eps 0.01)', this run " \
+        "'damped: " in err[0], err
