@@ -167,7 +167,7 @@ def is_supported(expr: sympy.Expr) -> bool:
 _TRIG = (sympy.sin, sympy.cos, sympy.tan)
 
 
-def tidy(expr: sympy.Expr, max_ops: int = 60, seconds: float = 2.0) -> sympy.Expr:
+def tidy(expr: sympy.Expr, max_ops: int = 60, seconds: float = 6.0) -> sympy.Expr:
     """The least complex of a few cheap sympy rewrites of ``expr`` (or ``expr`` itself).
 
     Tried: ``factor_terms``, ``powsimp``, ``expand``, ``together``, ``cancel`` and, when there
