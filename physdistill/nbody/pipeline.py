@@ -37,7 +37,7 @@ from physdistill import __version__
 from physdistill._io import load_state, save_state
 from physdistill.devices import resolve_device
 from physdistill.errors import PhysDistillError
-from physdistill.runs import RunFolder, fingerprint
+from physdistill.runs import RunFolder
 
 PRESETS: dict[str, dict[str, Any]] = {
     # sized so that each of spring, r1, r2, charge runs in <= 10 min on a 2-core CPU
@@ -163,10 +163,6 @@ class NBodyConfig:
             v = getattr(cfg, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 raise PhysDistillError(f"{name} must be a positive number, got {v!r}")
-        if cfg.data is None and cfg.sims - round(0.8 * cfg.sims) - round(0.1 * cfg.sims) < 1:
-            raise PhysDistillError(f"sims={cfg.sims} leaves no test systems in the 80/10/10 "
-                                   "split, and the distillation reads messages on test "
-                                   "graphs; use --sims 3 or more")
         return cfg
 
     def to_dict(self) -> dict[str, Any]:
@@ -209,12 +205,85 @@ def edge_transforms(dim: int) -> dict[str, str]:
 def force_reference(law, dim: int, target: str = "force") -> tuple[sp.Expr, list[str]]:
     """``a0 F_x + a1 F_y [+ a2 F_z] + b``: the law's pair force with free coefficients
     (``target="acceleration"``: the pair force divided by the receiver's mass ``m1``)."""
-    comps = law.pair_force(dim)
+    comps = [without_piecewise(c) for c in law.pair_force(dim)]
     if target == "acceleration":
         comps = [c / sp.Symbol("m1") for c in comps]
     coefs = [f"a{k}" for k in range(dim)] + ["b"]
     ref = sum(sp.Symbol(c) * f for c, f in zip(coefs, comps)) + sp.Symbol("b")
     return ref, coefs
+
+
+def without_piecewise(expr: sp.Expr) -> sp.Expr:
+    """``Piecewise((a, lhs < rhs), (b, True))`` written as ``a H + b (1 - H)`` with the step
+    ``H = (1 + g/|g|)/2``, ``g = rhs - lhs``: the form the expression layer can hold and the
+    central-force step writes a cut-off in (the discontinuous law's force)."""
+    def step(pw: sp.Piecewise) -> sp.Expr:
+        if len(pw.args) != 2 or pw.args[1][1] is not sp.true or \
+                not isinstance(pw.args[0][1], (sp.StrictLessThan, sp.LessThan,
+                                               sp.StrictGreaterThan, sp.GreaterThan)):
+            raise PhysDistillError(f"cannot compare with the piecewise force {pw}: only one "
+                                   "threshold condition is supported")
+        (a, cond), (b, _) = pw.args
+        g = cond.rhs - cond.lhs if cond.rel_op in ("<", "<=") else cond.lhs - cond.rhs
+        mag = sp.Abs(g)
+        inner = mag.args[0] if isinstance(mag, sp.Abs) else g  # sympy's orientation of |g|
+        h = (1 + sp.simplify(g / inner) * inner / mag) / 2  # x / |x| with x as |x| holds it
+        return a * h + b * (1 - h)
+
+    return expr.replace(lambda e: isinstance(e, sp.Piecewise), step)
+
+
+def receiver_gauge(eq: sp.Expr, receiver: str = "m1") -> tuple[sp.Expr, sp.Expr] | None:
+    """Split ``eq = g(m1) * rest + c`` into ``(g, rest + c)``, with ``g`` the product of the
+    factors of ``eq - c`` that depend on the receiver's mass alone, or ``None`` when there is
+    no such factor (or ``eq`` is too large to factor quickly)."""
+    m1 = sp.Symbol(receiver)
+    const = sum((t for t in sp.Add.make_args(eq) if not t.free_symbols), sp.Integer(0))
+    body = eq - const
+    if m1 not in body.free_symbols or sp.count_ops(body) > 80:
+        return None
+    g, rest = sp.Integer(1), sp.Integer(1)
+    for f in sp.Mul.make_args(sp.factor(sp.together(body))):
+        if f.free_symbols == {m1}:
+            g *= f
+        else:
+            rest *= f
+    if g == 1 or m1 in rest.free_symbols:
+        return None
+    return g, rest + const
+
+
+def _cut_off_symbols(law, inputs: dict[str, np.ndarray], derived: dict[str, str], dim: int):
+    """For a law whose force jumps at ``r' = t + eps``: the sign ``(r - t)/|r - t|`` as one
+    input ``cut_k`` (values +-1), so that ``compare`` expands a step ``(1 + sign)/2`` as one
+    term instead of ``r/|r - t|`` and ``t/|r - t|``, which cancel only up to round-off that
+    the singular ``1/|r - t|`` magnifies. An ``Abs(r - t')`` in an expression is replaced only
+    when ``t'`` equals ``t`` to 1e-6 (6 significant digits, as equations are written; another
+    threshold is another law). Returns the extended
+    inputs and derived formulas and the substitution."""
+    r = sp.Symbol("r")
+    dist = "sqrt(" + " + ".join(f"d{a}**2" for a in ("x", "y", "z")[:dim]) + ")"
+    subs: list[tuple[float, sp.Symbol]] = []
+    inputs, derived = dict(inputs), dict(derived)
+    for k, b in enumerate(law.breaks):
+        t = float(b) - law.eps
+        name = f"cut{k}"
+        subs.append((t, sp.Symbol(name)))
+        inputs[name] = np.sign(inputs["r"] - t)
+        derived[name] = f"({dist} - {t!r})/Abs({dist} - {t!r})"
+
+    def canon(e: sp.Expr) -> sp.Expr:
+        def one(a: sp.Abs) -> sp.Expr:
+            arg = sp.expand(a.args[0])
+            if arg.free_symbols == {r} and arg.is_polynomial(r) and sp.degree(arg, r) == 1:
+                c1, c0 = sp.Poly(arg, r).all_coeffs()
+                for t, sym in subs:
+                    if abs(float(-c0 / c1) - t) <= 1e-6 * max(1.0, abs(t)):
+                        return a.args[0] * sp.sign(c1) * sym  # |x| = x sign(x)
+            return a
+        return e.replace(lambda x: isinstance(x, sp.Abs), one) if subs else e
+
+    return inputs, derived, canon
 
 
 def force_operators(law, dim: int) -> tuple[str, ...]:
@@ -245,7 +314,11 @@ def judge_force(eq, law, inputs: dict[str, np.ndarray], dim: int, target: str = 
 
     Returns the comparison and the form of the law it matched: ``"softened"`` (the
     simulator's force, distance ``r + eps``) or, when that fails, ``"unsoftened"`` (its limit
-    ``eps -> 0``, the physical law; e.g. ``m1 m2 dx / r**3`` for r2). The softening
+    ``eps -> 0``, the physical law; e.g. ``m1 m2 dx / r**3`` for r2), or ``"receiver-gauge"``:
+    the law times a function of the receiver's mass, ``g(m1) F`` (:func:`receiver_gauge`). The
+    node model sees ``m1`` and can undo any such factor, so the messages may carry one; that
+    is not the law, and the returned comparison then says ``recovered = False`` (its detail
+    names ``g``). The softening
     (``eps = 0.01``) is a numerical regulariser of the simulator; it changes the inverse-power
     forces by about ``2 eps / r`` (2 % at ``r = 1``), finer than a trained network's messages
     resolve, and the published recoveries state the unsoftened laws. When neither form matches, the
@@ -267,15 +340,37 @@ def judge_force(eq, law, inputs: dict[str, np.ndarray], dim: int, target: str = 
                         lambda e: e.base ** (int(e.exp) % 2))
     forms = [("softened", law)] + ([("unsoftened", replace(law, eps=0.0))] if law.eps > 0
                                    else [])
+    if law.breaks:
+        eq = eq.sympy() if isinstance(eq, Expression) else parse_expression(str(eq), list(inputs))
+    inputs, derived, canon = _cut_off_symbols(law, inputs, derived, dim)
+    eq = canon(eq)
     first = None
     for form, variant in forms:
         ref, coefs = force_reference(variant, dim, target)
+        ref = canon(ref)
         cmp = compare(eq, ref, inputs, coefficients=coefs, derived=derived, keep=keep,
                       match_tol=MATCH_TOL, rel_tol=REL_TOL, rel_floor=REL_FLOOR, seed=seed)
         if cmp.recovered:
             return cmp, form
         if first is None:
             first = cmp
+    eq_sym = eq.sympy() if isinstance(eq, Expression) else parse_expression(str(eq), list(inputs))
+    split = receiver_gauge(eq_sym)
+    m1 = sp.Symbol("m1")
+    for form, variant in forms if split is not None else ():
+        ref, coefs = force_reference(variant, dim, target)
+        ref = canon(ref)
+        law_m1 = sp.simplify(ref.subs(sp.Symbol("b"), 0) / ref.subs({sp.Symbol("b"): 0, m1: 1}))
+        if law_m1.free_symbols - {m1}:
+            break  # the law's dependence on m1 is not a factor: "law x g(m1)" is undefined
+        cmp = compare(split[1], ref.subs(m1, 1), inputs, coefficients=coefs, derived=derived,
+                      keep=keep, match_tol=MATCH_TOL, rel_tol=REL_TOL, rel_floor=REL_FLOOR,
+                      seed=seed)
+        if cmp.recovered:
+            gauge = sp.nsimplify(split[0] / law_m1, rational=False)
+            return replace(cmp, recovered=False, symbolic_detail=(
+                f"receiver gauge: the {form} law times g(m1) = {gauge}; not counted as "
+                f"recovered. {cmp.symbolic_detail}")), "receiver-gauge"
     return first, "none"
 
 
@@ -288,42 +383,26 @@ def simulation_device(device: str) -> str:
     return "cuda" if resolve_device(device).type == "cuda" else "cpu"
 
 
-def law_record(law) -> str:
-    """How provenance records name a law (a :class:`ForceLaw` or its ``to_dict()``)."""
-    d = law if isinstance(law, dict) else law.to_dict()
-    return f"{d.get('name')}: U = {d.get('potential')} (eps {d.get('eps')})"
-
-
 def _stage_data(run: RunFolder, cfg: NBodyConfig, law, progress: bool) -> Path:
-    """Simulate (or check ``cfg.data``); record the law and the dataset's fingerprint, which
-    every later stage is made from (``run.inputs``)."""
     from physdistill.nbody.dataset import load_dataset, make_dataset
     from physdistill.nbody.simulate import SimConfig
 
     if cfg.data is not None:
-        path = Path(cfg.data)
-        ds = load_dataset(path)
+        ds = load_dataset(cfg.data)
         if ds.law.potential != law.potential or ds.n != cfg.n or ds.dim != cfg.dim:
             raise PhysDistillError(f"dataset {cfg.data} is {ds.law.name} n={ds.n} "
                                    f"dim={ds.dim}; this run needs {law.name} n={cfg.n} "
                                    f"dim={cfg.dim}")
-    else:
-        path = run.file("data")
-    if not run.done("data"):
-        if cfg.data is None:
-            _log(progress, f"[1/5] simulating {cfg.sims} {law.name} systems x {cfg.steps} "
-                           "steps")
-        with run.stage("data", {"law": law_record(law)}) as info:
-            if cfg.data is None:
-                make_dataset(law, SimConfig(n=cfg.n, dim=cfg.dim, sims=cfg.sims,
-                                            steps=cfg.steps, seed=cfg.seed,
-                                            device=simulation_device(cfg.device)),
-                             path, force=True, progress=progress)
-            info["path"] = str(path)
-            run.inputs["dataset"] = fingerprint(path)
-    if "dataset" not in run.inputs:  # a finished data stage: the dataset as it is now
-        run.inputs["dataset"] = fingerprint(path)
-    run.inputs["law"] = law_record(law)
+        return Path(cfg.data)
+    path = run.file("data")
+    if run.done("data"):
+        return path
+    _log(progress, f"[1/5] simulating {cfg.sims} {law.name} systems x {cfg.steps} steps")
+    with run.stage("data") as info:
+        make_dataset(law, SimConfig(n=cfg.n, dim=cfg.dim, sims=cfg.sims, steps=cfg.steps,
+                                    seed=cfg.seed, device=simulation_device(cfg.device)),
+                     path, force=True, progress=progress)
+        info["path"] = str(path)
     return path
 
 
@@ -336,8 +415,7 @@ def _stage_train(run: RunFolder, cfg: NBodyConfig, data: Path, progress: bool, r
     if run.done("train"):
         return load_checkpoint(folder)[0]
     if cfg.model is not None:  # trained elsewhere (e.g. with torchrun): analyse that model
-        with run.stage("train", {"model": fingerprint(Path(cfg.model) / "checkpoint.safetensors")
-                                 }) as info:
+        with run.stage("train") as info:
             model, meta = load_checkpoint(cfg.model)
             if meta["model"]["variant"] != cfg.reg or meta["model"]["dim"] != cfg.dim:
                 raise PhysDistillError(f"model {cfg.model} is a {meta['model']['variant']} OGN "
@@ -363,9 +441,8 @@ def _stage_train(run: RunFolder, cfg: NBodyConfig, data: Path, progress: bool, r
         tcfg = TrainConfig(epochs=cfg.epochs, batch=cfg.batch, lr=cfg.lr,
                            steps_per_epoch=cfg.steps_per_epoch, seed=cfg.seed,
                            device=cfg.device)
-        val = ds.graphs("val")  # a small dataset may have no validation systems
         trainer = Trainer(tcfg, out=folder, resume=resume, progress=progress).fit(
-            model, ds.graphs("train"), val if val[0].shape[0] else None)
+            model, ds.graphs("train"), ds.graphs("val"))
         run.write_json("history.json", trainer.history_)
         info["device"] = str(trainer.device_)
         info["graphs_per_s"] = trainer.history_["graphs_per_s"][-1]
@@ -394,6 +471,7 @@ def _stage_distill(run: RunFolder, cfg: NBodyConfig, law, data: Path, model,
     from physdistill.messages import MessageRecorder
     from physdistill.nbody.dataset import fully_connected, load_dataset
     from physdistill.nbody.forcefit import edge_variables, fit_channels, pair_forces
+    from physdistill.nbody.structure import distill_structured
 
     if run.done("distill"):
         return run.read_json("distill.json")
@@ -430,7 +508,7 @@ def _stage_distill(run: RunFolder, cfg: NBodyConfig, law, data: Path, model,
         by_target["acceleration"] = (accel, fit_channels(top.messages, accel))
         target = max(by_target, key=lambda t: np.mean([f.r2 for f in by_target[t][1]]))
         forces, fits = by_target[target]
-        sm.distill(dims=top.channels)
+        structure = distill_structured(sm, top.messages, v, list(top.channels), cfg.dim)
         sm.switch_to_symbolic()
         sr_inputs = {k: v[k] for k in sm.features}
         channels = []
@@ -456,6 +534,7 @@ def _stage_distill(run: RunFolder, cfg: NBodyConfig, law, data: Path, model,
                 "front": front.to_dict(),
             })
         result = {"channels": channels, "rank_by": top.rank_by, "target": target,
+                  "structure": structure,
                   "edges_seen": int(sample.n_seen), "edges_kept": len(sample),
                   "rule": channels[0]["comparison"]["rule"] if channels else ""}
         run.write_json("distill.json", result)
@@ -538,36 +617,29 @@ def _load_model_for_analysis(run: RunFolder):
 def run_nbody(cfg: NBodyConfig, out: str | Path | None = None, *, force: bool = False,
               resume: bool = False, progress: bool = True) -> dict[str, Any]:
     """Run every stage (see the module docstring) and return ``metrics.json``'s content."""
-    from physdistill.nbody.provenance import check_model_law
     from physdistill.nbody.report import write_report
 
     cfg = cfg.resolved()
     law = _law(cfg)
-    if cfg.model is not None:  # before the run folder exists
-        check_model_law(cfg.model, law_record(law))
     out = Path(out) if out is not None else Path("runs") / f"nbody-{law.name}-{cfg.reg}"
-    with RunFolder(out, "nbody", force=force, resume=resume, config=cfg.to_dict()) as run:
-        data = _stage_data(run, cfg, law, progress)
-        run.check_stages()  # a resumed run: every finished stage made from these inputs
-        model = _stage_train(run, cfg, data, progress, resume)
-        if run.done("train"):
-            model = _load_model_for_analysis(run).to(resolve_device(cfg.device))
-        _stage_distill(run, cfg, law, data, model, progress)
-        _stage_rollout(run, cfg, law,
-                       _load_model_for_analysis(run).to(resolve_device(cfg.device)), progress)
-        _log(progress, "[5/5] writing the report")
-        with run.stage("report"):
-            metrics = write_report(run)
+    run = RunFolder(out, "nbody", force=force, resume=resume, config=cfg.to_dict())
+    data = _stage_data(run, cfg, law, progress)
+    model = _stage_train(run, cfg, data, progress, resume)
+    if run.done("train"):
+        model = _load_model_for_analysis(run).to(resolve_device(cfg.device))
+    _stage_distill(run, cfg, law, data, model, progress)
+    _stage_rollout(run, cfg, law, _load_model_for_analysis(run).to(resolve_device(cfg.device)),
+                   progress)
+    _log(progress, "[5/5] writing the report")
+    with run.stage("report"):
+        metrics = write_report(run)
     return metrics
 
 
 def collect_metrics(run: RunFolder) -> dict[str, Any]:
     """``metrics.json`` from a run folder's stage files."""
-    from physdistill.nbody.provenance import check_report_inputs
-
     cfg = NBodyConfig.from_dict(run.meta["config"]).resolved()
     law = _law(cfg)
-    check_report_inputs(run, law_record(law))
     hist = run.read_json("history.json")
     distill = run.read_json("distill.json")
     roll = run.read_json("rollout.json") if run.file("rollout.json").exists() else None

@@ -70,6 +70,9 @@ class SRConfig:
             n-body messages, a short form such as ``q1 q2 dy / r**2``), and a longer search of
             the same seed then only refines it; pooled restarts find the law far more often
             for the same total budget (see docs/symbolic.md).
+        stop_loss: end the restarts early once a candidate's normalised loss
+            ``MSE / Var(y)`` is at or below this (``None``: run them all). A form that fits to
+            round-off (e.g. ``1e-20`` on exact data) cannot be improved by more searches.
     """
 
     operators: tuple[str, ...] = BASE_OPERATORS
@@ -85,6 +88,7 @@ class SRConfig:
     refine_constants: bool = True
     trim: float = 0.0
     restarts: int = 1
+    stop_loss: float | None = None
 
     def __post_init__(self) -> None:
         ops = self.operators
@@ -120,6 +124,11 @@ class SRConfig:
         tr = self.trim
         if isinstance(tr, bool) or not isinstance(tr, (int, float)) or not 0 <= tr < 0.5:
             raise PhysDistillError(f"SRConfig.trim must be a fraction in [0, 0.5), got {tr!r}")
+        sl = self.stop_loss
+        if sl is not None and (isinstance(sl, bool) or not isinstance(sl, (int, float))
+                               or not 0 <= sl < 1):
+            raise PhysDistillError(f"SRConfig.stop_loss must be a normalised loss in [0, 1) or "
+                                   f"None, got {sl!r}")
         if not isinstance(self.refine_constants, bool):
             raise PhysDistillError(f"SRConfig.refine_constants must be True or False, got "
                                    f"{self.refine_constants!r}")

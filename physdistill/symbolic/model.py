@@ -361,6 +361,31 @@ class SymbolicModel(nn.Module):
         self.distill_key_ = self._state_key()
         return self
 
+    def adopt_fronts(self, fronts: Mapping[int, ParetoFront]) -> SymbolicModel:
+        """Take fronts found by another procedure (e.g. the central-force structure step of
+        :mod:`~physdistill.symbolic.central`) as this model's, in place of :meth:`distill`.
+
+        Their expressions must use only :meth:`feature_columns`; the model's current weights
+        and transforms are recorded as those the fronts belong to (as :meth:`distill` does).
+        """
+        feats = self.feature_columns()
+        out: dict[int, ParetoFront] = {}
+        for d, front in fronts.items():
+            (dim,) = self._dims([d])
+            if not isinstance(front, ParetoFront):
+                raise PhysDistillError(f"output {d}: expected a ParetoFront, got "
+                                       f"{type(front).__name__}")
+            extra = sorted({str(v) for c in front.candidates
+                            for v in c.expression.sympy().free_symbols} - set(feats))
+            if extra:
+                raise PhysDistillError(f"output {d}: the front uses {extra}, which are not "
+                                       f"features of this model ({feats})")
+            out[dim] = front
+        self.fronts_ = out
+        self.feature_names_ = feats
+        self.distill_key_ = self._state_key()
+        return self
+
     # --- switching ---------------------------------------------------------------------------
 
     def _check_distilled(self) -> None:

@@ -6,7 +6,8 @@ Pipeline:
 2. leave out the ``config.trim`` fraction of rows whose target is farthest from its median,
    then subsample to ``config.max_samples`` rows (seeded) if there are more;
 3. run the backend (pyoperon by default) ``config.restarts`` times with seeds ``seed, seed + 1,
-   ...`` and read each front through the safe parser (the candidates are pooled);
+   ...`` and read each front through the safe parser (the candidates are pooled); with
+   ``config.stop_loss``, stop once a cleaned candidate (step 4) fits to that normalised loss;
 4. clean every candidate: cheap sympy rewrites when they give a simpler supported form
    (:func:`~physdistill.symbolic.expr.tidy`); re-fit
    its constants in float64 with the sample weights (``config.refine_constants``); round the
@@ -223,18 +224,27 @@ def regress(X: Any, y: Any, names: Sequence[str] | None = None, *,
     variance = weighted_variance(y, w)
     t0 = time.perf_counter()
     found: dict[str, Expression] = {}
+    items: list[tuple[Expression, float]] = []
+    clean = _Cleaner(X, y, names, w, variance, config, floor)
+    searches, clean_s = 0, 0.0
     for k in range(config.restarts):
         run = config if k == 0 or config.seed is None else config.replace(seed=config.seed + k)
-        for e in engine.search(X, y, names, run, w):
-            found.setdefault(str(e), e)
-    search_s = time.perf_counter() - t0
+        new = [e for e in engine.search(X, y, names, run, w) if str(e) not in found]
+        searches += 1
+        t1 = time.perf_counter()
+        with SYMPY_LOCK:
+            for e in new:
+                found[str(e)] = e
+                items.append(clean(e))
+        clean_s += time.perf_counter() - t1
+        if config.stop_loss is not None and items and \
+                min(loss for _, loss in items) <= config.stop_loss * max(variance, 1e-300):
+            break
     with SYMPY_LOCK:
-        clean = _Cleaner(X, y, names, w, variance, config, floor)
-        items = [clean(e) for e in found.values()]
         meta = {"n_samples": int(X.shape[0]), "n_total": int(n_total), "n_trimmed": n_trimmed,
-                "restarts": config.restarts,
-                "search_seconds": round(search_s, 3),
-                "clean_seconds": round(time.perf_counter() - t0 - search_s, 3),
+                "restarts": config.restarts, "searches": searches,
+                "search_seconds": round(time.perf_counter() - t0 - clean_s, 3),
+                "clean_seconds": round(clean_s, 3),
                 "seed": config.seed, "weighted": w is not None}
         return build_front(items, variance, rule, complexity=complexity, factor=factor,
                            floor=floor, backend=engine.name, meta=meta)

@@ -1,0 +1,118 @@
+"""The central-force structure step: alignment, centrality score, cut-offs, scalar search."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from physdistill.errors import PhysDistillError
+from physdistill.symbolic import SRConfig, compare, regress
+from physdistill.symbolic.central import (
+    CENTRAL_MIN,
+    CentralConfig,
+    align,
+    find_step,
+    fit_central,
+)
+
+MAP = np.array([[0.3, -1.2], [0.8, 0.5]])
+OFFSET = np.array([0.05, -0.02])
+
+
+def edges(n: int = 3000, dim: int = 2, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    d = 1.4 * rng.normal(size=(n, dim))
+    return {"d": d, "x": np.linalg.norm(d, axis=1), "a": np.exp(rng.normal(size=n)),
+            "b": np.exp(rng.normal(size=n))}
+
+
+def test_align_finds_the_map_of_an_exact_central_interaction():
+    e = edges()
+    s = 1.7 * e["a"] * e["b"] / e["x"] ** 3
+    m = (s[:, None] * e["d"]) @ MAP.T + OFFSET
+    al = align(m, e["d"])
+    assert al.score > 1 - 1e-10 and al.score_all > 1 - 1e-10
+    v = al.vectors(m)
+    across = v - (np.sum(v * e["d"], 1) / np.sum(e["d"] ** 2, 1))[:, None] * e["d"]
+    assert np.abs(across).max() < 1e-8 * np.abs(v).max()
+    ratio = al.scalar(m, e["d"]) / s  # s up to one constant factor
+    assert np.allclose(ratio, ratio[0], rtol=1e-8)
+
+
+def test_align_in_3d_and_with_more_channels_than_dimensions():
+    e = edges(dim=3)
+    s = (e["x"] - 1) / e["x"]
+    rng = np.random.default_rng(1)
+    m = (s[:, None] * e["d"]) @ rng.normal(size=(4, 3)).T + rng.normal(size=4)
+    assert align(m, e["d"]).score > 1 - 1e-10
+
+
+def test_a_non_central_interaction_is_reported_not_central():
+    """A drag along the relative velocity (a component across the edge) or a curl with its own
+    radial dependence is no fixed linear map of a force along the edge: the step says so and
+    fits nothing."""
+    e = edges()
+    d, x = e["d"], e["x"]
+    dv = np.random.default_rng(3).normal(size=d.shape)
+    curl = np.column_stack([-d[:, 1], d[:, 0]])
+    assert align((d / x[:, None] + 0.5 * (x[:, None] - 1) * curl / x[:, None]) @ MAP.T,
+                 d).score < CENTRAL_MIN
+    f = (d / x[:, None] + 0.5 * dv) * e["a"][:, None]
+    al = align(f @ MAP.T, d)
+    assert al.score < CENTRAL_MIN
+    fit = fit_central(f @ MAP.T, d, {"x": x, "a": e["a"]}, direction_names=["dx", "dy"])
+    assert not fit.central and fit.fronts is None and fit.scalar_front is None
+    assert fit.to_dict()["central"] is False
+
+
+def test_noise_keeps_a_central_interaction_central():
+    e = edges()
+    s = (e["x"] - 1) / e["x"]
+    m = (s[:, None] * e["d"]) @ MAP.T
+    m = m + 0.01 * m.std(0) * np.random.default_rng(2).normal(size=m.shape)
+    assert align(m, e["d"]).score > 0.99
+
+
+def test_find_step_locates_a_cut_off_at_the_simplest_threshold_in_the_gap():
+    e = edges()
+    s = np.where(e["x"] + 0.01 < 2, 0.0, (e["x"] - 0.99) / e["x"])
+    step = find_step(s, {"x": e["x"], "a": e["a"]})
+    assert step is not None and step.variable == "x" and step.below
+    assert step.threshold == pytest.approx(1.99, abs=1e-12)
+    assert find_step((e["x"] - 0.99) / e["x"], {"x": e["x"]}) is None  # a smooth zero crossing
+
+
+def test_fit_central_regresses_the_scalar_and_writes_each_channel(fast_config):
+    e = edges(n=1500)
+    d, x = e["d"], e["x"]
+    s = 1.7 * e["a"] * e["b"] / x**2
+    m = (s[:, None] * d) @ MAP.T + OFFSET
+    fit = fit_central(m, d, {"x": x, "a": e["a"], "b": e["b"]}, direction_names=["dx", "dy"],
+                      sr=fast_config.replace(restarts=3, stop_loss=1e-20))
+    assert fit.central and fit.step is None
+    assert fit.scalar_front.meta["searches"] == 1  # exact on the first search: no restarts
+    inputs = {"dx": d[:, 0], "dy": d[:, 1], "x": x, "a": e["a"], "b": e["b"]}
+    for j, front in enumerate(fit.fronts):
+        ref = "c0*a*b*dx/x**2 + c1*a*b*dy/x**2 + c2"
+        cmp = compare(front.expression, ref, inputs, coefficients=["c0", "c1", "c2"],
+                      derived={"x": "sqrt(dx**2 + dy**2)"})
+        assert cmp.recovered, (j, front.expression.text())
+
+
+def test_regress_stop_loss_ends_the_restarts_and_is_validated(fast_config):
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 2, (300, 2))
+    y = 1.7 * X[:, 0] * X[:, 1]
+    front = regress(X, y, ["a", "b"], config=fast_config.replace(restarts=3, stop_loss=1e-20))
+    assert front.meta["searches"] == 1 and front.meta["restarts"] == 3
+    with pytest.raises(PhysDistillError, match="stop_loss"):
+        SRConfig(stop_loss=2.0)
+
+
+def test_bad_inputs_raise_clear_errors():
+    with pytest.raises(PhysDistillError, match="same"):
+        align(np.zeros((10, 2)), np.zeros((11, 2)))
+    with pytest.raises(PhysDistillError, match="at least dim"):
+        align(np.zeros((100, 1)), np.ones((100, 2)))
+    with pytest.raises(PhysDistillError, match="trim"):
+        CentralConfig(trim=0.7)
