@@ -37,7 +37,7 @@ from physdistill import __version__
 from physdistill._io import load_state, save_state
 from physdistill.devices import resolve_device
 from physdistill.errors import PhysDistillError
-from physdistill.runs import RunFolder
+from physdistill.runs import RunFolder, fingerprint
 
 PRESETS: dict[str, dict[str, Any]] = {
     # sized so that each of spring, r1, r2, charge runs in <= 10 min on a 2-core CPU
@@ -163,6 +163,10 @@ class NBodyConfig:
             v = getattr(cfg, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 raise PhysDistillError(f"{name} must be a positive number, got {v!r}")
+        if cfg.data is None and cfg.sims - round(0.8 * cfg.sims) - round(0.1 * cfg.sims) < 1:
+            raise PhysDistillError(f"sims={cfg.sims} leaves no test systems in the 80/10/10 "
+                                   "split, and the distillation reads messages on test "
+                                   "graphs; use --sims 3 or more")
         return cfg
 
     def to_dict(self) -> dict[str, Any]:
@@ -383,26 +387,42 @@ def simulation_device(device: str) -> str:
     return "cuda" if resolve_device(device).type == "cuda" else "cpu"
 
 
+def law_record(law) -> str:
+    """How provenance records name a law (a :class:`ForceLaw` or its ``to_dict()``)."""
+    d = law if isinstance(law, dict) else law.to_dict()
+    return f"{d.get('name')}: U = {d.get('potential')} (eps {d.get('eps')})"
+
+
 def _stage_data(run: RunFolder, cfg: NBodyConfig, law, progress: bool) -> Path:
+    """Simulate (or check ``cfg.data``); record the law and the dataset's fingerprint, which
+    every later stage is made from (``run.inputs``)."""
     from physdistill.nbody.dataset import load_dataset, make_dataset
     from physdistill.nbody.simulate import SimConfig
 
     if cfg.data is not None:
-        ds = load_dataset(cfg.data)
+        path = Path(cfg.data)
+        ds = load_dataset(path)
         if ds.law.potential != law.potential or ds.n != cfg.n or ds.dim != cfg.dim:
             raise PhysDistillError(f"dataset {cfg.data} is {ds.law.name} n={ds.n} "
                                    f"dim={ds.dim}; this run needs {law.name} n={cfg.n} "
                                    f"dim={cfg.dim}")
-        return Path(cfg.data)
-    path = run.file("data")
-    if run.done("data"):
-        return path
-    _log(progress, f"[1/5] simulating {cfg.sims} {law.name} systems x {cfg.steps} steps")
-    with run.stage("data") as info:
-        make_dataset(law, SimConfig(n=cfg.n, dim=cfg.dim, sims=cfg.sims, steps=cfg.steps,
-                                    seed=cfg.seed, device=simulation_device(cfg.device)),
-                     path, force=True, progress=progress)
-        info["path"] = str(path)
+    else:
+        path = run.file("data")
+    if not run.done("data"):
+        if cfg.data is None:
+            _log(progress, f"[1/5] simulating {cfg.sims} {law.name} systems x {cfg.steps} "
+                           "steps")
+        with run.stage("data", {"law": law_record(law)}) as info:
+            if cfg.data is None:
+                make_dataset(law, SimConfig(n=cfg.n, dim=cfg.dim, sims=cfg.sims,
+                                            steps=cfg.steps, seed=cfg.seed,
+                                            device=simulation_device(cfg.device)),
+                             path, force=True, progress=progress)
+            info["path"] = str(path)
+            run.inputs["dataset"] = fingerprint(path)
+    if "dataset" not in run.inputs:  # a finished data stage: the dataset as it is now
+        run.inputs["dataset"] = fingerprint(path)
+    run.inputs["law"] = law_record(law)
     return path
 
 
@@ -415,7 +435,8 @@ def _stage_train(run: RunFolder, cfg: NBodyConfig, data: Path, progress: bool, r
     if run.done("train"):
         return load_checkpoint(folder)[0]
     if cfg.model is not None:  # trained elsewhere (e.g. with torchrun): analyse that model
-        with run.stage("train") as info:
+        with run.stage("train", {"model": fingerprint(Path(cfg.model) / "checkpoint.safetensors")
+                                 }) as info:
             model, meta = load_checkpoint(cfg.model)
             if meta["model"]["variant"] != cfg.reg or meta["model"]["dim"] != cfg.dim:
                 raise PhysDistillError(f"model {cfg.model} is a {meta['model']['variant']} OGN "
@@ -441,8 +462,9 @@ def _stage_train(run: RunFolder, cfg: NBodyConfig, data: Path, progress: bool, r
         tcfg = TrainConfig(epochs=cfg.epochs, batch=cfg.batch, lr=cfg.lr,
                            steps_per_epoch=cfg.steps_per_epoch, seed=cfg.seed,
                            device=cfg.device)
+        val = ds.graphs("val")  # a small dataset may have no validation systems
         trainer = Trainer(tcfg, out=folder, resume=resume, progress=progress).fit(
-            model, ds.graphs("train"), ds.graphs("val"))
+            model, ds.graphs("train"), val if val[0].shape[0] else None)
         run.write_json("history.json", trainer.history_)
         info["device"] = str(trainer.device_)
         info["graphs_per_s"] = trainer.history_["graphs_per_s"][-1]
@@ -617,29 +639,36 @@ def _load_model_for_analysis(run: RunFolder):
 def run_nbody(cfg: NBodyConfig, out: str | Path | None = None, *, force: bool = False,
               resume: bool = False, progress: bool = True) -> dict[str, Any]:
     """Run every stage (see the module docstring) and return ``metrics.json``'s content."""
+    from physdistill.nbody.provenance import check_model_law
     from physdistill.nbody.report import write_report
 
     cfg = cfg.resolved()
     law = _law(cfg)
+    if cfg.model is not None:  # before the run folder exists
+        check_model_law(cfg.model, law_record(law))
     out = Path(out) if out is not None else Path("runs") / f"nbody-{law.name}-{cfg.reg}"
-    run = RunFolder(out, "nbody", force=force, resume=resume, config=cfg.to_dict())
-    data = _stage_data(run, cfg, law, progress)
-    model = _stage_train(run, cfg, data, progress, resume)
-    if run.done("train"):
-        model = _load_model_for_analysis(run).to(resolve_device(cfg.device))
-    _stage_distill(run, cfg, law, data, model, progress)
-    _stage_rollout(run, cfg, law, _load_model_for_analysis(run).to(resolve_device(cfg.device)),
-                   progress)
-    _log(progress, "[5/5] writing the report")
-    with run.stage("report"):
-        metrics = write_report(run)
+    with RunFolder(out, "nbody", force=force, resume=resume, config=cfg.to_dict()) as run:
+        data = _stage_data(run, cfg, law, progress)
+        run.check_stages()  # a resumed run: every finished stage made from these inputs
+        model = _stage_train(run, cfg, data, progress, resume)
+        if run.done("train"):
+            model = _load_model_for_analysis(run).to(resolve_device(cfg.device))
+        _stage_distill(run, cfg, law, data, model, progress)
+        _stage_rollout(run, cfg, law,
+                       _load_model_for_analysis(run).to(resolve_device(cfg.device)), progress)
+        _log(progress, "[5/5] writing the report")
+        with run.stage("report"):
+            metrics = write_report(run)
     return metrics
 
 
 def collect_metrics(run: RunFolder) -> dict[str, Any]:
     """``metrics.json`` from a run folder's stage files."""
+    from physdistill.nbody.provenance import check_report_inputs
+
     cfg = NBodyConfig.from_dict(run.meta["config"]).resolved()
     law = _law(cfg)
+    check_report_inputs(run, law_record(law))
     hist = run.read_json("history.json")
     distill = run.read_json("distill.json")
     roll = run.read_json("rollout.json") if run.file("rollout.json").exists() else None
