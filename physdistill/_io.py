@@ -236,6 +236,10 @@ def load_state(path: str | os.PathLike, device: str = "cpu") -> dict[str, Any]:
         raise PhysDistillError(f"{path} is a safetensors file but not a physdistill checkpoint")
     try:
         structure = json.loads(meta["physdistill_structure"])
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         raise PhysDistillError(f"checkpoint {path} has corrupt metadata") from None
-    return _unflatten(structure, tensors)
+    try:
+        return _unflatten(structure, tensors)
+    except RecursionError:
+        raise PhysDistillError(f"checkpoint {path} has corrupt metadata (nested too deeply)"
+                               ) from None

@@ -75,3 +75,17 @@ def test_run_folder_force_resume_and_stages(tmp_path):
     assert not fresh.done("one")
     with pytest.raises(PhysDistillError, match="expected a 'other' run"):
         RunFolder.open(tmp_path / "run", kind="other")
+
+
+def test_a_deeply_nested_checkpoint_structure_is_one_clear_error(tmp_path):
+    """Issue 20: deeply nested JSON raised RecursionError instead of one clear error."""
+    from safetensors.torch import save
+
+    from physdistill._io import atomic_write_bytes, load_state
+
+    for depth in (200_000, 900):  # json's own limit, then the structure walk's
+        structure = "[" * depth + "]" * depth
+        path = tmp_path / f"deep{depth}.safetensors"
+        atomic_write_bytes(path, save({}, metadata={"physdistill_structure": structure}))
+        with pytest.raises(PhysDistillError, match="corrupt metadata"):
+            load_state(path)
