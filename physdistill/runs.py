@@ -298,17 +298,23 @@ class RunFolder:
         :attr:`inputs` as they are when the block ends, and ``made_from``) and whatever the
         block put in the dict."""
         info: dict[str, Any] = {}
+        started = self.meta.setdefault("started", {})
+        started[name] = {"config": self.config_hash, **self.inputs, **(made_from or {})}
+        self._save_meta()  # an interrupted stage's inputs are checked on --resume too
         start = time.perf_counter()
         yield info
         info["seconds"] = round(time.perf_counter() - start, 3)
         info["made_from"] = {"config": self.config_hash, **self.inputs, **(made_from or {})}
         self.meta["stages"][name] = info
+        started.pop(name, None)
         self._save_meta()
 
     def made_from(self, stage: str) -> dict[str, Any] | None:
-        """What a finished stage was made from (``None``: not done, or recorded before
-        provenance existed)."""
-        rec = self.meta["stages"].get(stage, {})
+        """What a finished (or started and interrupted) stage was made from (``None``: not
+        started, or recorded before provenance existed)."""
+        rec = self.meta["stages"].get(stage)
+        if rec is None:
+            return self.meta.get("started", {}).get(stage)
         return rec.get("made_from") if isinstance(rec, dict) else None
 
     def check_made_from(self, stage: str, expected: Mapping[str, Any] | None = None) -> None:
@@ -327,8 +333,10 @@ class RunFolder:
                 "holds results of another run: start over with --force or choose another --out")
 
     def check_stages(self, stages: tuple[str, ...] | None = None) -> None:
-        """:meth:`check_made_from` for every finished stage (or those of ``stages``)."""
-        for name in (self.meta["stages"] if stages is None else stages):
+        """:meth:`check_made_from` for every finished or interrupted stage (or those of
+        ``stages``)."""
+        names = [*self.meta["stages"], *self.meta.get("started", {})]
+        for name in (names if stages is None else stages):
             self.check_made_from(name)
 
     def require(self, *stages: str, fix: str = "") -> None:

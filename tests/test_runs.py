@@ -161,3 +161,22 @@ def test_fingerprint_follows_contents(tmp_path):
     assert fingerprint(d) == first
     (d / "a").write_bytes(b"2")
     assert fingerprint(d) != first and len(first) == 16
+
+
+def test_an_interrupted_stage_is_checked_on_resume(tmp_path):
+    """A stage killed midway (a half-trained checkpoint) records its inputs when it starts, so
+    ``--resume`` on another dataset is refused before it continues from that checkpoint."""
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt), RunFolder(out, "demo", config={}) as run:
+        run.inputs["dataset"] = "abc"
+        with run.stage("train"):
+            raise KeyboardInterrupt
+    with RunFolder(out, "demo", resume=True, config={}) as run:
+        assert not run.done("train") and run.made_from("train")["dataset"] == "abc"
+        run.inputs["dataset"] = "xyz"
+        with pytest.raises(PhysDistillError, match="stage 'train' was made from other inputs"):
+            run.check_stages()
+        run.inputs["dataset"] = "abc"
+        with run.stage("train"):
+            pass
+        assert run.done("train") and "train" not in run.meta["started"]
