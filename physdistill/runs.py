@@ -85,14 +85,13 @@ def empty_folder(path: str | os.PathLike, keep: tuple[str, ...] = (LOCK_NAME,)) 
             shutil.rmtree(entry)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def check_not_inside(folder: str | os.PathLike, path: str | os.PathLike, what: str) -> None:
+    """Refuse an input ``path`` that lies inside a run ``folder`` which ``--force`` would
+    empty (e.g. ``--data R/data --force --out R``)."""
+    folder, path = Path(folder).resolve(), Path(path).resolve()
+    if path == folder or folder in path.parents:
+        raise PhysDistillError(f"the {what} {path} is inside the run folder {folder}, which "
+                               "--force empties first; move it out or choose another --out")
 
 
 def _acquire_lock(folder: Path) -> None:

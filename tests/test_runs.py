@@ -180,3 +180,11 @@ def test_an_interrupted_stage_is_checked_on_resume(tmp_path):
         with run.stage("train"):
             pass
         assert run.done("train") and "train" not in run.meta["started"]
+
+
+def test_force_refuses_to_empty_a_folder_holding_the_input(tmp_path):
+    from physdistill.runs import check_not_inside
+
+    with pytest.raises(PhysDistillError, match="inside the run folder"):
+        check_not_inside(tmp_path / "R", tmp_path / "R" / "data", "dataset")
+    check_not_inside(tmp_path / "R", tmp_path / "R2" / "data", "dataset")  # a sibling is fine

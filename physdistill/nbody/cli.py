@@ -109,7 +109,7 @@ def run_train(args: argparse.Namespace) -> int:
     from physdistill.nbody.model import OGN, OGNConfig
     from physdistill.nbody.pipeline import law_record
     from physdistill.nbody.train import TrainConfig, Trainer
-    from physdistill.runs import RunFolder, fingerprint
+    from physdistill.runs import RunFolder, check_not_inside, fingerprint
 
     if args.resume and args.force:
         raise PhysDistillError("--resume continues a run and --force starts it over; give one")
@@ -130,6 +130,8 @@ def run_train(args: argparse.Namespace) -> int:
     run = None
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 writes
         # --force empties the folder: no stale checkpoint can be resumed later
+        if args.force:
+            check_not_inside(out, args.dataset, "dataset")
         run = RunFolder(out, "nbody-train", force=args.force, resume=args.resume, config=config)
     try:  # a refusal below leaves no run.json behind (RunFolder.close)
         if run is not None:

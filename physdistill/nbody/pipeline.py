@@ -37,7 +37,7 @@ from physdistill import __version__
 from physdistill._io import load_state, save_state
 from physdistill.devices import resolve_device
 from physdistill.errors import PhysDistillError
-from physdistill.runs import RunFolder, fingerprint
+from physdistill.runs import RunFolder, check_not_inside, fingerprint
 
 PRESETS: dict[str, dict[str, Any]] = {
     # sized so that each of spring, r1, r2, charge runs in <= 10 min on a 2-core CPU
@@ -647,6 +647,9 @@ def run_nbody(cfg: NBodyConfig, out: str | Path | None = None, *, force: bool = 
     if cfg.model is not None:  # before the run folder exists
         check_model_law(cfg.model, law_record(law))
     out = Path(out) if out is not None else Path("runs") / f"nbody-{law.name}-{cfg.reg}"
+    for given, what in ((cfg.data, "dataset"), (cfg.model, "model")) if force else ():
+        if given is not None:
+            check_not_inside(out, given, what)
     with RunFolder(out, "nbody", force=force, resume=resume, config=cfg.to_dict()) as run:
         data = _stage_data(run, cfg, law, progress)
         run.check_stages()  # a resumed run: every finished stage made from these inputs
