@@ -7,16 +7,16 @@ name                      PDE, box, horizon, IC, BCs                       data 
                           Dirichlet 0
 ``burgers``               u_t = -u u_x + 0.1 u_xx on [-8, 8), T 10,        256 x 101
                           exp(-(x+2)^2), periodic (PDE-FIND's setting)
-``kdv``                   u_t = -6 u u_x - u_xxx on [-20, 20), T 5, two    256 x 101
-                          solitons (speeds 4 and 1), periodic
+``kdv``                   u_t = -6 u u_x - u_xxx on [-15, 15), T 2,        256 x 101
+                          exp(-x^2/4) (a soliton and a dispersive train), periodic
 ``fisher``                u_t = 0.1 u_xx + u - u^2 (Fisher-KPP reaction-   256 x 101
                           diffusion) on [-10, 10], T 8, exp(-x^2), Neumann 0
 ``burgers-deepxde``       u_t = -u u_x + (0.01/pi) u_xx on [-1, 1],        256 x 100
                           T 0.99, -sin(pi x), Dirichlet 0 (DeepXDE's)
 ========================  ===============================================  ====================
 
-Two solitons, because a single one satisfies :math:`u_t = -c\\,u_x` exactly and the PDE would
-not be identifiable (:func:`physdistill.pde.sparse.identifiability` says so).
+KdV starts from a Gaussian, not from solitons: a single soliton satisfies :math:`u_t = -c\\,u_x`
+exactly, and separated solitons nearly so, so the PDE would not be identifiable.
 """
 
 from __future__ import annotations
@@ -34,9 +34,8 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "burgers": {"pde": "u_t = -u*u_x + nu*u_xx", "ic": "exp(-(x + 2)**2)",
                 "domain": (-8.0, 8.0), "T": 10.0, "bc": "periodic",
                 "coefficients": {"nu": 0.1}, "grid": (256, 101)},
-    "kdv": {"pde": "u_t = -6*u*u_x - u_xxx",
-            "ic": "2*cosh(x + 8)**-2 + 0.5*cosh(0.5*(x + 1))**-2",
-            "domain": (-20.0, 20.0), "T": 5.0, "bc": "periodic", "coefficients": {},
+    "kdv": {"pde": "u_t = -6*u*u_x - u_xxx", "ic": "exp(-x**2/4)",
+            "domain": (-15.0, 15.0), "T": 2.0, "bc": "periodic", "coefficients": {},
             "grid": (256, 101)},
     "fisher": {"pde": "u_t = D*u_xx + r*u - r*u**2", "ic": "exp(-x**2)",
                "domain": (-10.0, 10.0), "T": 8.0, "bc": "neumann",
