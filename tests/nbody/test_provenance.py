@@ -150,3 +150,13 @@ def test_report_refuses_records_of_another_run(tmp_path, no_distill, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "law: recorded 'spring: U = (r-1)**2 (eps 0.01)', this run " \
         "'damped: " in err[0], err
+
+
+def test_a_refused_dataset_leaves_no_run_folder(spring_model, tmp_path):
+    """``nbody r2 --data D`` with D a spring dataset was refused after run.json was written, so
+    the corrected command needed --force."""
+    out = tmp_path / "run"
+    with pytest.raises(PhysDistillError, match="this run needs r2"):
+        run_nbody(NBodyConfig(law="r2", data=str(spring_model.parent / "data"), **TINY), out,
+                  progress=False)
+    assert not out.exists()
