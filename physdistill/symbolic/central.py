@@ -52,6 +52,7 @@ from physdistill.errors import PhysDistillError
 from physdistill.symbolic.config import SRConfig
 from physdistill.symbolic.expr import Expression
 from physdistill.symbolic.front import ParetoFront, build_front
+from physdistill.symbolic.scalar_shape import Step, find_step, separable_factor, sign_factors
 
 #: below this centrality score the messages are "not central" and no scalar is fitted: a
 #: trained network's messages of a central force score >= 0.99 and a curl of 10 % of the force
@@ -70,6 +71,10 @@ class CentralConfig:
         min_score: centrality score below which the messages are reported not central.
         step_tol: a scalar counts as zero where ``|s| <= step_tol RMS(s)`` (cut-off search).
         min_step_fraction: a zero region must hold at least this fraction of the edges.
+        separable_r2: when ``s / p`` for a monomial ``p`` of the one-signed scalars is a
+            function of one scalar alone to this R^2 (:func:`~physdistill.symbolic.
+            scalar_shape.separable_factor`), that one-variable function is searched instead
+            (``m1 m2 h(r)`` as ``h(r)``); 1 turns the test off.
         reciprocal: when the search of ``s`` does not fit to ``sr.stop_loss``, also search
             ``1 / s`` and pool the reciprocals of its candidates (scored on ``s``): a softened
             inverse power ``1/(r (r + eps)**2)`` is the polynomial ``r (r + eps)**2`` there,
@@ -83,6 +88,7 @@ class CentralConfig:
     step_tol: float = 1e-3
     min_step_fraction: float = 0.05
     reciprocal: bool = True
+    separable_r2: float = 0.999
 
     def __post_init__(self) -> None:
         if not 0 <= self.trim < 0.5:
@@ -177,7 +183,7 @@ def align(messages: Any, directions: Any, config: CentralConfig | None = None) -
     for _ in range(config.rounds):
         P, Q = _energies(Z, u, w)
         Q = Q + 1e-12 * np.trace(Q) / len(Q) * np.eye(len(Q))
-        vals, vecs = linalg.eigh(P, Q)
+        _, vecs = linalg.eigh(P, Q)
         theta = vecs[:, 0].reshape(dim, n)
         if config.trim == 0:
             break
@@ -203,108 +209,6 @@ def align(messages: Any, directions: Any, config: CentralConfig | None = None) -
     b = bt + W @ mu
     scale = np.sqrt(np.mean(tot[keep])) or 1.0
     return Alignment(W / scale, b / scale, score(keep), score(ok), keep)
-
-
-@dataclass(frozen=True)
-class Step:
-    """A cut-off of the scalar: ``s = 0`` where ``variable < threshold`` (``below``) or
-    ``variable > threshold`` (not ``below``)."""
-
-    variable: str
-    threshold: float
-    below: bool
-
-    def factor(self) -> sympy.Expr:
-        """``(1 +- (x - t)/|x - t|) / 2``: 1 on the side where ``s`` is not zero."""
-        x = sympy.Symbol(self.variable) - sympy.Float(self.threshold, 6)
-        sign = x / sympy.Abs(x)
-        return (1 + sign) / 2 if self.below else (1 - sign) / 2
-
-    def active(self, values: np.ndarray) -> np.ndarray:
-        return values > self.threshold if self.below else values < self.threshold
-
-
-def _simplest_between(a: float, b: float) -> float:
-    """The number with the fewest significant digits strictly between ``a`` and ``b`` (the
-    data cannot place the threshold any finer), else their midpoint."""
-    lo, hi = min(a, b), max(a, b)
-    mid = 0.5 * (lo + hi)
-    for digits in range(1, 8):
-        t = float(f"{mid:.{digits}g}")
-        if lo < t < hi:
-            return t
-    return mid
-
-
-def find_step(s: np.ndarray, scalars: Mapping[str, np.ndarray],
-              config: CentralConfig | None = None) -> Step | None:
-    """The cut-off of ``s`` (see :class:`Step`), if ``s`` is zero (``|s| <= step_tol`` times
-    the 75th percentile of ``|s|``) on one side of a threshold of one scalar (at least
-    ``min_step_fraction`` of the edges) and jumps next to it (to at least a tenth of that
-    percentile)."""
-    config = config or CentralConfig()
-    size = float(np.quantile(np.abs(s), 0.75))  # not the RMS: heavy tails (1/r**3) inflate it
-    zero = np.abs(s) <= config.step_tol * size
-    if zero.mean() < config.min_step_fraction:
-        return None
-    best: tuple[int, Step] | None = None
-    for name, x in scalars.items():
-        x = np.asarray(x, np.float64)
-        if np.unique(x).size < 20:
-            continue
-        order = np.argsort(x)
-        for below, idx in ((True, order), (False, order[::-1])):
-            z = zero[idx]
-            run = len(z) if z.all() else int(np.argmin(z))  # leading zeros
-            nxt = idx[run:run + max(5, len(z) // 100)]
-            if run < config.min_step_fraction * len(z) or run == len(z) or \
-                    np.median(np.abs(s[nxt])) < 0.1 * size:  # a jump, not a decaying tail
-                continue
-            t = _simplest_between(x[idx[run - 1]], x[idx[run]])
-            if best is None or run > best[0]:
-                best = (run, Step(name, float(t), below))
-    return None if best is None else best[1]
-
-
-def sign_factors(s: np.ndarray, scalars: Mapping[str, np.ndarray], min_gain: float = 0.2,
-                 max_rows: int = 5000) -> tuple[str, ...]:
-    """The sign scalars (values +-1 only, such as charges) whose product ``p`` makes ``s p``
-    a smooth function of the other scalars, or ``()``.
-
-    Smoothness is the R^2 of a 5-nearest-neighbour average over the continuous scalars
-    (standardised, in log for one-signed ones); a product is taken when it raises that R^2 by
-    ``min_gain``. ``s = q1 q2 h(r)`` is a sign pattern that a search must otherwise build from
-    the charges; ``h(r)`` alone is a far smaller search."""
-    from itertools import combinations
-
-    from scipy.spatial import cKDTree
-
-    binary = [k for k, x in scalars.items() if np.all(np.abs(np.abs(x) - 1) < 1e-12)]
-    cont = [k for k, x in scalars.items() if k not in binary and np.unique(x).size >= 20]
-    if not binary or not cont or len(s) < 50:
-        return ()
-    rows = np.random.default_rng(0).permutation(len(s))[:max_rows]
-    cols = []
-    for k in cont:
-        x = np.asarray(scalars[k], np.float64)[rows]
-        x = np.log(np.abs(x)) if (np.all(x > 0) or np.all(x < 0)) else x
-        cols.append((x - x.mean()) / (x.std() or 1.0))
-    F = np.column_stack(cols)
-    idx = cKDTree(F).query(F, k=6)[1][:, 1:]
-
-    def smooth(t: np.ndarray) -> float:
-        var = float(np.var(t))
-        return 1 - float(np.mean((t - t[idx].mean(1)) ** 2)) / var if var > 0 else 0.0
-
-    t0 = s[rows]
-    best, best_r2 = (), smooth(t0)
-    for n in range(1, len(binary) + 1):
-        for sub in combinations(binary, n):
-            p = np.prod([np.asarray(scalars[k], np.float64)[rows] for k in sub], axis=0)
-            r2 = smooth(t0 * p)
-            if r2 > best_r2 + (min_gain if not best else 0.0):
-                best, best_r2 = sub, r2
-    return best
 
 
 @dataclass(frozen=True)
@@ -438,11 +342,20 @@ def fit_central(messages: Any, directions: Any, scalars: Mapping[str, Any], *,
         return CentralFit(al, False, meta=meta)
     s = al.scalar(m, d)
     ok = np.isfinite(s) & np.all([np.isfinite(v) for v in cols.values()], axis=0)
-    step = find_step(s[ok], {k: v[ok] for k, v in cols.items()}, config)
+    step = find_step(s[ok], {k: v[ok] for k, v in cols.items()}, step_tol=config.step_tol,
+                     min_fraction=config.min_step_fraction)
     rows = ok if step is None else ok & step.active(cols[step.variable])
     signs = sign_factors(s[rows], {k: v[rows] for k, v in cols.items()})
     p = np.prod([cols[k] for k in signs], axis=0) if signs else np.ones_like(s)
+    sep = separable_factor((s * p)[rows], {k: v[rows] for k, v in cols.items()},
+                           min_r2=config.separable_r2) if config.separable_r2 < 1 else None
+    mono = sympy.Integer(1)
     names = list(cols)
+    if sep is not None:
+        names = [sep[0]]
+        for k, e in sep[1].items():
+            p = p / cols[k] ** e
+            mono *= sympy.Symbol(k) ** e
     X = np.column_stack([cols[k][rows] for k in names])
     sr = sr or SRConfig()
     y = (s * p)[rows]
@@ -452,8 +365,9 @@ def fit_central(messages: Any, directions: Any, scalars: Mapping[str, Any], *,
     if config.reciprocal and scalar_front.candidates[-1].loss > stop:
         scalar_front = _with_reciprocal(scalar_front, X, y, names, sr, rule, factor, backend)
     env = {**cols, **{n: d[:, i] for i, n in enumerate(direction_names)}}
-    all_names = [*direction_names, *names]
-    fac = sympy.Mul(*(sympy.Symbol(k) for k in signs)) * \
+    all_names = [*direction_names, *cols]
+    meta["separable"] = None if sep is None else {"variable": sep[0], "monomial": str(mono)}
+    fac = mono * sympy.Mul(*(sympy.Symbol(k) for k in signs)) * \
         (sympy.Integer(1) if step is None else step.factor())  # p = 1/p for signs
     meta["sign_factors"] = list(signs)
     fronts = tuple(channel_front(scalar_front, m, d, env, direction_names, j, fac, all_names,

@@ -96,7 +96,7 @@ def test_the_law_times_a_function_of_the_receivers_mass_is_the_receiver_gauge(ed
     ("spring", f"(1 + 0.01*r)*{SPRING}"),
     ("spring", f"(2 + m1)*(1 + 0.01*r)*{SPRING}"),
     ("r2", "(2.1 + 0.3*m1)*m2*(0.5*dx - dy)/r**2"),
-    ("spring", f"(71.13 - 68.07/r - 1.491*m1)*(0.0024*dx - 0.0186*dy) + 0.048"),
+    ("spring", "(71.13 - 68.07/r - 1.491*m1)*(0.0024*dx - 0.0186*dy) + 0.048"),
 ])
 def test_near_misses_are_neither_recovered_nor_a_gauge(edges, law, found):
     cmp, form = judge_force(found, get_law(law), edges, 2)

@@ -116,3 +116,17 @@ def test_bad_inputs_raise_clear_errors():
         align(np.zeros((100, 1)), np.ones((100, 2)))
     with pytest.raises(PhysDistillError, match="trim"):
         CentralConfig(trim=0.7)
+
+
+def test_separable_and_sign_factors_are_found_without_a_law():
+    from physdistill.symbolic.scalar_shape import separable_factor, sign_factors
+
+    e = edges()
+    rng = np.random.default_rng(4)
+    q1, q2 = np.sign(rng.normal(size=len(e["x"]))), np.sign(rng.normal(size=len(e["x"])))
+    h = 1 / (e["x"] * (e["x"] + 0.01) ** 2)
+    sc = {"x": e["x"], "a": e["a"], "b": e["b"], "q1": q1, "q2": q2}
+    assert separable_factor(e["a"] * e["b"] * h, sc) == ("x", {"a": 1, "b": 1})
+    assert separable_factor(e["a"] * h + e["b"], sc) is None  # not a product
+    assert set(sign_factors(q1 * q2 * h, sc)) == {"q1", "q2"}
+    assert sign_factors(h, sc) == ()
