@@ -45,8 +45,8 @@ from physdistill._io import atomic_write_json
 from physdistill.nbody.forcefit import edge_variables, pair_forces
 from physdistill.nbody.laws import ForceLaw, get_law
 from physdistill.nbody.pipeline import NBodyConfig, force_symbolic_model, judge_force
-from physdistill.nbody.structure import distill_structured
 from physdistill.nbody.simulate import SimConfig, initial_conditions
+from physdistill.nbody.structure import distill_structured
 
 #: the built-in laws and a user potential the project was not developed on (Yukawa)
 LAWS = ("spring", "r1", "r2", "charge", "damped", "discontinuous", "superposition", "yukawa")
