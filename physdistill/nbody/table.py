@@ -8,8 +8,8 @@ force fit as median [min, max] over seeds and channels, and the median seconds o
 The reference numbers are read from ``experiments/reference_numbers.json`` (SymTorch's
 reproduction; source in the file).
 
-Writes ``OUT/table.md``, ``OUT/table.json`` and ``OUT/recovery.png`` (a heat map of recovery
-per entry beside the published robust R²).
+Writes ``OUT/table.md``, ``OUT/table.json``, ``OUT/recovery.png`` (a heat map of recovery per
+entry beside the published robust R²) and ``OUT/index.html`` (linking each cell's report).
 """
 
 from __future__ import annotations
@@ -108,6 +108,7 @@ def run_table(laws: list[str], regs: list[str], out: str | Path, base: NBodyConf
     ``recovery.png`` into ``out``, and return the Markdown."""
     from physdistill.nbody.grid import run_grid
     from physdistill.plots import recovery_grid
+    from physdistill.report_html import write_table_html
 
     out = Path(out)
     seeds = list(seeds) if seeds else [base.seed]
@@ -122,4 +123,5 @@ def run_table(laws: list[str], regs: list[str], out: str | Path, base: NBodyConf
     atomic_write_text(out / "table.json", json.dumps({"entries": entries, "cells": rows},
                                                      indent=1, default=str))
     recovery_grid(entries, laws, regs, out / "recovery.png")
+    write_table_html(out, out / "table.json")
     return text

@@ -121,14 +121,15 @@ def test_table_on_a_tiny_grid_over_seeds(tmp_path):
     table = json.loads((tmp_path / "table.json").read_text())
     assert len(table["cells"]) == 2 and len(table["entries"]) == 1
     assert (tmp_path / "recovery.png").is_file() and (tmp_path / "recovery.svg").is_file()
+    assert "spring-l1-s1/index.html" in (tmp_path / "index.html").read_text()
     for name in ("spring-l1-s0", "spring-l1-s1"):
         m = json.loads((tmp_path / name / "metrics.json").read_text())
         assert m["seed"] == int(name[-1])
         assert RunFolder.open(tmp_path / name).meta["stages"]["train"]["stack"] == [
             "spring-l1-s0", "spring-l1-s1"]
-    before = (tmp_path / "spring-l1-s1" / "metrics.json").stat().st_mtime_ns
+    before = (tmp_path / "spring-l1-s1" / "distill.json").stat().st_mtime_ns
     assert run_table(["spring"], ["l1"], tmp_path, base, seeds=[0, 1], progress=False) == text
-    assert (tmp_path / "spring-l1-s1" / "metrics.json").stat().st_mtime_ns == before
+    assert (tmp_path / "spring-l1-s1" / "distill.json").stat().st_mtime_ns == before  # not redone
 
 
 def test_a_run_depends_on_its_seed_alone(tmp_path):
