@@ -637,8 +637,12 @@ def _load_model_for_analysis(run: RunFolder):
 
 
 def run_nbody(cfg: NBodyConfig, out: str | Path | None = None, *, force: bool = False,
-              resume: bool = False, progress: bool = True) -> dict[str, Any]:
-    """Run every stage (see the module docstring) and return ``metrics.json``'s content."""
+              resume: bool = False, progress: bool = True,
+              analysis_device: str | None = None) -> dict[str, Any]:
+    """Run every stage (see the module docstring) and return ``metrics.json``'s content.
+
+    ``analysis_device`` overrides where a trained model is distilled and rolled out (default:
+    the run's device); the grid's distillation workers analyse on the CPU."""
     from physdistill.nbody.provenance import check_model_law
     from physdistill.nbody.report import write_report
 
@@ -654,11 +658,11 @@ def run_nbody(cfg: NBodyConfig, out: str | Path | None = None, *, force: bool = 
         data = _stage_data(run, cfg, law, progress)
         run.check_stages()  # a resumed run: every finished stage made from these inputs
         model = _stage_train(run, cfg, data, progress, resume)
+        where = resolve_device(analysis_device or cfg.device)
         if run.done("train"):
-            model = _load_model_for_analysis(run).to(resolve_device(cfg.device))
+            model = _load_model_for_analysis(run).to(where)
         _stage_distill(run, cfg, law, data, model, progress)
-        _stage_rollout(run, cfg, law,
-                       _load_model_for_analysis(run).to(resolve_device(cfg.device)), progress)
+        _stage_rollout(run, cfg, law, _load_model_for_analysis(run).to(where), progress)
         _log(progress, "[5/5] writing the report")
         with run.stage("report"):
             metrics = write_report(run)
