@@ -76,7 +76,7 @@ def test_residual_resampling_moves_points_towards_large_residuals():
                       device="cpu", progress=False)
     model = PINN(p, NetConfig()).double()
     losses = _Losses(p, model, cfg, None, torch.device("cpu"))
-    before = float(losses()["pde"])
+    before = float(losses()["pde"].detach())
     losses.resample()
     assert losses.points["pde"][0].shape == (500, 2)
-    assert float(losses()["pde"]) > before  # the new set holds more high-residual points
+    assert float(losses()["pde"].detach()) > before  # the new set holds more high-residual points
