@@ -40,9 +40,10 @@ from physdistill.checkpoints import save_checkpoint as save_checkpoint_files
 from physdistill.devices import resolve_device
 from physdistill.errors import PhysDistillError
 from physdistill.heat.pinn import HeatPINN, ModelConfig
-from physdistill.heat.problem import HeatProblem, relative_l2
+from physdistill.heat.problem import HeatProblem
 from physdistill.pde.equation import Equation
-from physdistill.pde.train import run_lbfgs
+from physdistill.pde.train import predict, run_lbfgs  # noqa: F401  (predict: heat callers import it here)
+from physdistill.pde.train import rel_l2_on_grid as _rel_l2_on_grid
 
 CHECKPOINT_KIND = "physdistill.heat.pinn"
 #: the heat equation in the general PDE machinery (:mod:`physdistill.pde`)
@@ -323,22 +324,11 @@ def train(problem: HeatProblem, model_config: ModelConfig | None = None,
 # evaluation
 
 
-def predict(model: torch.nn.Module, x: np.ndarray, t: np.ndarray,
-            batch: int = 65536) -> np.ndarray:
-    """Network values at broadcastable arrays ``x``, ``t`` (any shape), as float64 numpy."""
-    x, t = np.broadcast_arrays(np.asarray(x, float), np.asarray(t, float))
-    p = next(model.parameters())
-    xt = torch.as_tensor(np.stack([x.ravel(), t.ravel()], 1), dtype=p.dtype, device=p.device)
-    with torch.no_grad():
-        out = [model(xt[i:i + batch]).double().cpu().numpy() for i in range(0, len(xt), batch)]
-    return np.concatenate(out).reshape(x.shape)
-
-
 def rel_l2_on_grid(model: torch.nn.Module, problem: HeatProblem, nx: int = 256,
                    nt: int = 201) -> float:
-    """Relative L2 error of the network against the reference on an ``nx x nt`` grid."""
-    X, T = problem.grid(nx, nt)
-    return relative_l2(predict(model, X, T), problem.reference(X, T))
+    """Relative L2 error of the network against the reference on an ``nx x nt`` grid (the
+    general trainer's measure, on heat's default grid)."""
+    return _rel_l2_on_grid(model, problem, nx, nt)
 
 
 # ---------------------------------------------------------------------------------------------

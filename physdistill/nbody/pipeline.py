@@ -38,6 +38,7 @@ from physdistill._io import load_state, save_state
 from physdistill.devices import resolve_device
 from physdistill.errors import PhysDistillError
 from physdistill.runs import RunFolder, check_not_inside, fingerprint
+from physdistill.symbolic.bounded import bounded
 
 PRESETS: dict[str, dict[str, Any]] = {
     # sized so that each of spring, r1, r2, charge runs in <= 10 min on a 2-core CPU
@@ -247,7 +248,10 @@ def receiver_gauge(eq: sp.Expr, receiver: str = "m1") -> tuple[sp.Expr, sp.Expr]
     if m1 not in body.free_symbols or sp.count_ops(body) > 80:
         return None
     g, rest = sp.Integer(1), sp.Integer(1)
-    for f in sp.Mul.make_args(sp.factor(sp.together(body))):
+    factored = bounded(lambda e: sp.factor(sp.together(e)), body, max_ops=None)
+    if factored is None:  # too slow to factor: no gauge is claimed
+        return None
+    for f in sp.Mul.make_args(factored):
         if f.free_symbols == {m1}:
             g *= f
         else:
@@ -364,14 +368,16 @@ def judge_force(eq, law, inputs: dict[str, np.ndarray], dim: int, target: str = 
     for form, variant in forms if split is not None else ():
         ref, coefs = force_reference(variant, dim, target)
         ref = canon(ref)
-        law_m1 = sp.simplify(ref.subs(sp.Symbol("b"), 0) / ref.subs({sp.Symbol("b"): 0, m1: 1}))
-        if law_m1.free_symbols - {m1}:
+        ratio = ref.subs(sp.Symbol("b"), 0) / ref.subs({sp.Symbol("b"): 0, m1: 1})
+        law_m1 = bounded(sp.simplify, ratio, max_ops=None)
+        if law_m1 is None or law_m1.free_symbols - {m1}:
             break  # the law's dependence on m1 is not a factor: "law x g(m1)" is undefined
         cmp = compare(split[1], ref.subs(m1, 1), inputs, coefficients=coefs, derived=derived,
                       keep=keep, match_tol=MATCH_TOL, rel_tol=REL_TOL, rel_floor=REL_FLOOR,
                       seed=seed)
         if cmp.recovered:
-            gauge = sp.nsimplify(split[0] / law_m1, rational=False)
+            gauge = bounded(sp.nsimplify, split[0] / law_m1, rational=False,
+                            max_ops=None) or split[0] / law_m1
             return replace(cmp, recovered=False, symbolic_detail=(
                 f"receiver gauge: the {form} law times g(m1) = {gauge}; not counted as "
                 f"recovered. {cmp.symbolic_detail}")), "receiver-gauge"
