@@ -487,15 +487,17 @@ def recovery_grid(entries: list[dict[str, Any]], rows: list[str], cols: list[str
                 e = by.get((r, c))
                 if not e:
                     continue
-                if data is frac:
+                if np.isnan(data[i, j]):
+                    text = "no result"
+                elif data is frac:
                     text = f"{e['recovered']}/{e['channels']}"
                 else:
-                    text = "-" if np.isnan(data[i, j]) else f"{data[i, j]:.3f}"
+                    text = f"{data[i, j]:.3f}"
                     if e.get("reference"):
                         text += f"\n({float(np.mean(e['reference'])):.2f})"
                 v = data[i, j]
                 ax.text(j, i, text, ha="center", va="center", fontsize=8,
-                        color="black" if not np.isnan(v) and v > 0.6 else "white")
+                        color="black" if np.isnan(v) or v > 0.6 else "white")
         fig.colorbar(im, ax=ax, shrink=0.8)
     fig.suptitle(title)
     return save_figure(fig, path)
