@@ -12,18 +12,9 @@ from typing import Any
 import numpy as np
 
 from physdistill import plots
+from physdistill.report_html import fmt as _fmt
 from physdistill.runs import RunFolder
 from physdistill.symbolic import Expression, ParetoFront
-
-
-def _fmt(x: Any, digits: int = 4) -> str:
-    if x is None:
-        return "-"
-    if isinstance(x, bool):
-        return "yes" if x else "no"
-    if isinstance(x, float):
-        return f"{x:.{digits}g}"
-    return str(x)
 
 
 def write_report(run: RunFolder) -> dict[str, Any]:
