@@ -19,7 +19,8 @@ Channel ranking (:meth:`MessageSample.top`):
 - ``"kl"``: the mean KL divergence of each channel from the prior (variational models), from the
   layer's ``regularizer.channel_scores`` applied to the raw edge output;
 - ``"all"``: every channel in order (bottleneck models, whose width is already the target);
-- ``"auto"``: the layer's ``regularizer.rank_by`` when it has one (our OGN), else ``"std"``.
+- ``"auto"``: the layer's ``regularizer.rank_by`` when it has one (our OGN), else ``"std"``;
+- a callable ``key(messages [E, C]) -> scores [C]`` (higher is better): any user criterion.
 
 Example:
     >>> with MessageRecorder(model, max_edges=20_000) as rec:
@@ -31,6 +32,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,12 +70,15 @@ class MessageSample:
     def __len__(self) -> int:
         return int(self.messages.shape[0])
 
-    def ranked(self, by: str = "auto") -> MessageSample:
+    def ranked(self, by: str | Callable[[np.ndarray], Any] = "auto") -> MessageSample:
         """All channels sorted by ``by`` (best first); see the module docstring."""
-        if by not in RANKINGS:
-            raise PhysDistillError(f"unknown channel ranking {by!r}; choose one of {RANKINGS}")
+        if not callable(by) and by not in RANKINGS:
+            raise PhysDistillError(f"unknown channel ranking {by!r}; choose one of {RANKINGS} "
+                                   "or pass a callable messages [E, C] -> scores [C]")
         if len(self) < 2:
             raise PhysDistillError("need at least 2 recorded edges to rank message channels")
+        if callable(by):
+            return self._ranked_by_key(by)
         if by == "auto":
             reg = getattr(self._layer, "regularizer", None)
             by = getattr(reg, "rank_by", "std")
@@ -91,7 +96,20 @@ class MessageSample:
                              [self.channels[i] for i in order], scores[order], by, self.n_seen,
                              self._layer)
 
-    def top(self, k: int, by: str = "auto") -> MessageSample:
+    def _ranked_by_key(self, key: Callable[[np.ndarray], Any]) -> MessageSample:
+        scores = np.asarray(key(self.messages.copy()), dtype=np.float64).reshape(-1)
+        C = self.messages.shape[1]
+        if scores.shape != (C,):
+            raise PhysDistillError(f"the ranking key returned {scores.size} scores; expected one "
+                                   f"per message channel ({C})")
+        scores = np.where(np.isfinite(scores), scores, -np.inf)
+        order = np.argsort(-scores, kind="stable")
+        name = getattr(key, "__name__", type(key).__name__)
+        return MessageSample(self.inputs, self.messages[:, order],
+                             [self.channels[i] for i in order], scores[order], name,
+                             self.n_seen, self._layer)
+
+    def top(self, k: int, by: str | Callable[[np.ndarray], Any] = "auto") -> MessageSample:
         """The ``k`` best channels by ``by``."""
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise PhysDistillError(f"k must be a positive integer, got {k!r}")

@@ -1,4 +1,5 @@
-"""``index.html`` reports beside ``report.md``: n-body runs, heat runs and n-body tables.
+"""``index.html`` reports beside ``report.md``: n-body runs, message distillations, heat runs
+and n-body tables.
 
 Each page is one self-contained, offline file: inline CSS, no script, no CDN. Equations are
 presentation MathML printed by sympy (``sympy.printing.mathml(expr, printer="presentation")``),
@@ -182,6 +183,40 @@ def write_nbody_html(folder: str | Path, m: dict[str, Any], distill: dict[str, A
     plots = ["<h2>Plots</h2>", figures(folder, figs, caps)]
     return _write(folder, f"n-body force-law recovery: {m['law']} / {m['regulariser']}",
                   head + eqs + metrics + plots)
+
+
+# --- message distillation (physdistill.gnn) ---------------------------------------------------
+
+GNN_CAPTIONS = {"equations": "Each kept channel's equation against the recorded messages",
+                "reference": "Messages against their least-squares fit by the law's components"}
+
+
+def write_gnn_html(folder: str | Path, d: dict[str, Any], figs: dict[str, str]) -> Path:
+    """``index.html`` of a message distillation from its ``distill.json`` content and plots."""
+    folder = Path(folder)
+    struct = d["structure"]
+    head = [f"<p>{len(d['channels'])} of {d['width']} channels of {esc(d['layer'])} kept "
+            f"(ranked by {esc(d['rank_by'])}), {d['edges_kept']} recorded edges, features "
+            f"{esc(', '.join(d['features']))}; search: {esc(struct.get('path'))}"
+            + (f", centrality {fmt(struct['centrality'])}" if struct.get("centrality")
+               is not None else "") + ".</p>"]
+    rules = [c["comparison"]["rule"] for c in d["channels"] if c["comparison"]]
+    if d["reference"] is not None:
+        head.append(verdict(d["recovered"], f"Recovered: {fmt(d['recovered'])}",
+                            rules[0] if rules else "no comparison was possible"))
+    rows = []
+    for c in d["channels"]:
+        cmp = c["comparison"]
+        rows.append([c["index"], mathml(c["expression"], f"phi_{c['index']}"),
+                     mathml(cmp["fitted_reference"]) if cmp else "-",
+                     fmt(c["r2_vs_message"]),
+                     fmt(c["fit"]["r2"]) if c["fit"] else "-", fmt(c["recovered"])])
+    eqs = ["<h2>Equations</h2>", table(["channel", "found equation", "law fitted to it",
+                                        "R² vs message", "R² law fit", "recovered"], rows)]
+    return _write(folder, f"Message distillation: {d['layer']}",
+                  head + eqs + ["<h2>Plots</h2>", figures(folder, figs, {
+                      **GNN_CAPTIONS, **{k: f"Pareto front, channel {k[6:]}" for k in figs
+                                         if k.startswith("pareto")}})])
 
 
 # --- heat run ---------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ import hashlib
 import json
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,7 @@ from physdistill.symbolic.capture import (
 from physdistill.symbolic.config import SRConfig
 from physdistill.symbolic.expr import Expression
 from physdistill.symbolic.front import ParetoFront
-from physdistill.symbolic.regress import regress
+from physdistill.symbolic.regress import regress_columns
 from physdistill.symbolic.selection import DEFAULT_FACTOR
 
 _CACHE_KEYS = 4
@@ -333,21 +332,9 @@ class SymbolicModel(nn.Module):
         key = self._fit_key(np.concatenate([F, Y], axis=1))
         todo = [d for d in dims if (key, d) not in self._cache]
         if todo:
-            n_jobs = self.n_jobs or min(len(todo), cfg.threads)
-            n_jobs = max(1, min(n_jobs, len(todo))) if backend.parallel_safe else 1
-            threads = max(1, cfg.threads // n_jobs)
-
-            def fit(d: int) -> ParetoFront:
-                c = cfg.replace(n_threads=threads,
-                                seed=None if cfg.seed is None else cfg.seed + d)
-                return regress(F, Y[:, d], feats, config=c, backend=backend, rule=self.rule,
-                               factor=self.factor)
-
-            if n_jobs > 1:
-                with ThreadPoolExecutor(max_workers=n_jobs) as pool:
-                    fronts = list(pool.map(fit, todo))
-            else:
-                fronts = [fit(d) for d in todo]
+            fronts = regress_columns(F, Y[:, todo], feats, config=cfg, backend=backend,
+                                     rule=self.rule, factor=self.factor, n_jobs=self.n_jobs,
+                                     offsets=todo)
             for d, f in zip(todo, fronts):
                 self._cache[(key, d)] = f
             self.n_fits_ += len(todo)

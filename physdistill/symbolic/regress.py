@@ -248,3 +248,44 @@ def regress(X: Any, y: Any, names: Sequence[str] | None = None, *,
                 "seed": config.seed, "weighted": w is not None}
         return build_front(items, variance, rule, complexity=complexity, factor=factor,
                            floor=floor, backend=engine.name, meta=meta)
+
+
+def regress_columns(X: Any, Y: Any, names: Sequence[str] | None = None, *,
+                    config: SRConfig | None = None, backend: str | SRBackend = "operon",
+                    rule: str = "best", factor: float = DEFAULT_FACTOR,
+                    n_jobs: int | None = None, offsets: Sequence[int] | None = None
+                    ) -> list[ParetoFront]:
+    """:func:`regress` of every column of ``Y (n, m)`` on ``X``: column ``d`` is searched with
+    seed ``config.seed + offsets[d]`` (default ``offsets[d] = d``); independent columns run in threads when the backend allows it
+    (pyoperon), the cores split between them.
+
+    Args:
+        n_jobs: columns fitted at once (default ``min(m, cores)``).
+
+    Returns:
+        One front per column of ``Y``, in order.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    cfg = config if config is not None else SRConfig()
+    if not isinstance(cfg, SRConfig):
+        raise PhysDistillError(f"config must be an SRConfig, got {type(cfg).__name__}")
+    Y = to_numpy(Y, "Y")
+    if Y.ndim != 2 or Y.shape[1] < 1:
+        raise PhysDistillError(f"Y must have shape (n_samples, n_outputs), got {Y.shape}")
+    engine = get_backend(backend)
+    m = Y.shape[1]
+    offsets = list(range(m)) if offsets is None else [int(o) for o in offsets]
+    if len(offsets) != m:
+        raise PhysDistillError(f"offsets has {len(offsets)} entries; Y has {m} columns")
+    jobs = max(1, min(n_jobs or min(m, cfg.threads), m)) if engine.parallel_safe else 1
+    threads = max(1, cfg.threads // jobs)
+
+    def fit(d: int) -> ParetoFront:
+        c = cfg.replace(n_threads=threads, seed=None if cfg.seed is None else cfg.seed + offsets[d])
+        return regress(X, Y[:, d], names, config=c, backend=engine, rule=rule, factor=factor)
+
+    if jobs > 1:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            return list(pool.map(fit, range(m)))
+    return [fit(d) for d in range(m)]

@@ -1,0 +1,101 @@
+"""The run folder of a message distillation: ``distill.json``, ``equations.json``, the recorded
+edges, plots, ``report.md`` and ``index.html``.
+
+Written with the shared run-folder writer (:class:`~physdistill.runs.RunFolder`, one stage
+``distill``), the shared plots (:mod:`physdistill.plots`: a Pareto front per channel, equation
+against message, and messages against the reference fit when a law was given) and the shared
+HTML page (:func:`physdistill.report_html.write_gnn_html`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from physdistill import plots
+from physdistill._io import save_state
+from physdistill.gnn.result import MessageDistillation
+from physdistill.report_html import fmt
+from physdistill.runs import RunFolder
+
+
+def write_run(result: MessageDistillation, run: RunFolder) -> dict[str, Any]:
+    """Write the distillation into ``run``; return ``distill.json``'s content."""
+    with run.stage("distill") as info:
+        record = result.to_dict()
+        run.write_json("distill.json", record)
+        run.write_json("equations.json", {
+            "variables": result.feature_names,
+            "channels": {str(c): e.to_dict() for c, e in result.equations.items()}})
+        save_state(run.file("messages.safetensors"), {
+            "features": {k: torch.from_numpy(np.ascontiguousarray(v, np.float64))
+                         for k, v in result.values.items()},
+            "messages": torch.from_numpy(np.ascontiguousarray(result.messages, np.float64))})
+        figs = _plots(result, run)
+        run.write_text("report.md", _markdown(record, figs))
+        from physdistill.report_html import write_gnn_html
+
+        write_gnn_html(run.path, record, figs)
+        info["channels"] = result.channels
+    return record
+
+
+def _plots(result: MessageDistillation, run: RunFolder) -> dict[str, str]:
+    figs: dict[str, str] = {}
+    panels, fit_panels = [], []
+    for k, c in enumerate(result.channels):
+        front = result.fronts[c]
+        name = f"pareto_channel{c}.png"
+        plots.pareto_front([cd.complexity for cd in front.candidates],
+                           [cd.loss for cd in front.candidates], run.file(name),
+                           chosen=front.chosen_index, title=f"Pareto front, channel {c}")
+        figs[f"pareto{c}"] = name
+        msg = result.messages[:, k]
+        eq = front.chosen.expression
+        panels.append({"x": eq.evaluate(result.values), "y": msg,
+                       "title": f"channel {c}: {eq.text(3)}", "xlabel": "equation",
+                       "ylabel": f"message channel {c}"})
+        fit = result.fits.get(c)
+        if fit is not None:
+            F = result.reference.values(result.values)
+            fit_panels.append({"x": F @ np.array(fit.coef) + fit.intercept, "y": msg,
+                               "title": f"channel {c}: R² {fit.r2:.4f}",
+                               "xlabel": "linear combination of the law's components",
+                               "ylabel": f"message channel {c}"})
+    if panels:
+        plots.identity_scatter(panels, run.file("equations_vs_messages.png"),
+                               title="equations against the recorded messages")
+        figs["equations"] = "equations_vs_messages.png"
+    if fit_panels:
+        plots.identity_scatter(fit_panels, run.file("messages_vs_reference.png"),
+                               title="messages against the least-squares fit by the law")
+        figs["reference"] = "messages_vs_reference.png"
+    return figs
+
+
+def _markdown(d: dict[str, Any], figs: dict[str, str]) -> str:
+    lines = [f"# Message distillation: {d['layer']}", "",
+             f"{len(d['channels'])} of {d['width']} channels kept (ranked by {d['rank_by']}); "
+             f"{d['edges_kept']} of {d['edges_seen']} recorded edges; features "
+             f"{', '.join(d['features'])}; search: {d['structure'].get('path')}"
+             + (f" (centrality {fmt(d['structure']['centrality'])})"
+                if d["structure"].get("centrality") is not None else "") + ".", ""]
+    if d["reference"] is not None:
+        lines += [f"Reference components: {', '.join(f'`{c}`' for c in d['reference'])}; "
+                  f"**recovered: {fmt(d['recovered'])}**.", ""]
+    lines += ["| channel | equation | complexity | R² vs message | R² law fit | recovered |",
+              "|---|---|---|---|---|---|"]
+    for c in d["channels"]:
+        fit = c["fit"]
+        lines.append(f"| {c['index']} | ${c['latex']}$ | {c['complexity']} | "
+                     f"{fmt(c['r2_vs_message'])} | {fmt(fit['r2'] if fit else None)} | "
+                     f"{fmt(c['recovered'])} |")
+    rules = {c["comparison"]["rule"] for c in d["channels"] if c["comparison"]}
+    if rules:
+        lines += ["", f"Rule: {rules.pop()}."]
+    lines += ["", "## Plots", ""]
+    for key, name in figs.items():
+        lines += [f"![{key}]({name})", ""]
+    return "\n".join(lines)
