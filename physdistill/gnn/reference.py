@@ -78,14 +78,16 @@ class Reference:
         return out
 
     def coefficients(self, names: Sequence[str]) -> list[str]:
-        """``a0 .. a{d-1}, b``: the free coefficients, refused when a feature has one of
-        their names."""
-        coefs = [f"a{i}" for i in range(len(self.components))] + ["b"]
-        clash = [c for c in coefs if c in names]
-        if clash:
-            raise PhysDistillError(f"features {clash} have the names of the reference's free "
-                                   f"coefficients {coefs}; rename those features")
-        return coefs
+        """The free coefficients ``a0 .. a{d-1}, b`` (``c0 .., c`` or ``coef0 .., coef`` when
+        a feature has one of those names)."""
+        d = len(self.components)
+        for a, b in (("a", "b"), ("c", "c"), ("coef", "coef")):
+            coefs = [f"{a}{i}" for i in range(d)] + [b]
+            if not set(coefs) & set(names):
+                return coefs
+        raise PhysDistillError(f"the features {list(names)} use every name the reference's "
+                               "free coefficients could take (a0.., b / c0.., c / coef0.., "
+                               "coef); rename those features")
 
     def combination(self, names: Sequence[str]) -> sympy.Expr:
         """:math:`\\sum_k a_k F_k + b` in sympy."""

@@ -32,9 +32,9 @@ def search_channels(messages: np.ndarray, values: Mapping[str, np.ndarray],
     """
     names = list(values)
     info: dict[str, Any]
-    if directions and messages.shape[1] >= len(directions):
+    scalars = {n: values[n] for n in names if n not in directions}
+    if directions and messages.shape[1] >= len(directions) and scalars:
         d = np.column_stack([values[n] for n in directions])
-        scalars = {n: values[n] for n in names if n not in directions}
         fit = fit_central(messages, d, scalars, direction_names=list(directions),
                           config=options.central, sr=options.scalar_config or config,
                           rule=options.rule, factor=options.factor, backend=options.backend)
@@ -44,6 +44,8 @@ def search_channels(messages: np.ndarray, values: Mapping[str, np.ndarray],
             return list(fit.fronts), {"path": "central", **info, **fit.to_dict(),
                                       "scalar_front": fit.scalar_front.to_dict()}
         info["reason"] = f"not central (score {fit.score:.4f} < {fit.meta['min_score']})"
+    elif directions and not scalars:
+        info = {"centrality": None, "reason": "no scalar features besides the directions"}
     elif directions:
         info = {"centrality": None, "reason": f"{messages.shape[1]} channels kept, fewer than "
                                               f"the {len(directions)} directions"}

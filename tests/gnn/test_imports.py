@@ -1,0 +1,15 @@
+"""physdistill.gnn is domain-free: it loads nothing from the n-body, heat or PDE packages."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_gnn_imports_no_domain_package():
+    code = ("import sys, physdistill.gnn, physdistill.gnn.report; "
+            "print(sorted(m for m in sys.modules if m.startswith(('physdistill.nbody', "
+            "'physdistill.heat', 'physdistill.pde'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]", out.stdout
