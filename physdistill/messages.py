@@ -41,6 +41,7 @@ import torch
 from torch import nn
 
 from physdistill.errors import PhysDistillError
+from physdistill.graphs import repeat_edges
 from physdistill.symbolic.capture import Reservoir
 
 RANKINGS = ("auto", "std", "kl", "all")
@@ -247,8 +248,7 @@ def record_messages(model: nn.Module, x: torch.Tensor, edge_index: torch.Tensor,
             for a in range(0, G, per):
                 xb = x[a:a + per].to(device)
                 B = xb.shape[0]
-                offs = (torch.arange(B, device=device) * n).repeat_interleave(edge_index.shape[1])
-                ei = edge_index.to(device).repeat(1, B) + offs
+                ei = repeat_edges(edge_index.to(device), B, n)
                 model(xb.reshape(B * n, F), ei)
     finally:
         model.train(was)

@@ -31,6 +31,7 @@ import torch
 from physdistill import __version__
 from physdistill._io import atomic_dir, atomic_write_json, read_json, recover_interrupted
 from physdistill.errors import PhysDistillError
+from physdistill.graphs import repeat_edges
 from physdistill.nbody.laws import ForceLaw
 from physdistill.nbody.simulate import SimConfig, simulate
 
@@ -234,9 +235,7 @@ def fully_connected(n: int, device: torch.device | str = "cpu") -> torch.Tensor:
 
 def batched_edge_index(batch: int, n: int, device: torch.device | str = "cpu") -> torch.Tensor:
     """``edge_index`` of ``batch`` disjoint complete graphs of ``n`` nodes (flattened nodes)."""
-    ei = fully_connected(n, device)
-    offsets = (torch.arange(batch, device=device) * n).repeat_interleave(ei.shape[1])
-    return ei.repeat(1, batch) + offsets
+    return repeat_edges(fully_connected(n, device), batch, n)
 
 
 class GraphBatches:

@@ -37,6 +37,7 @@ from physdistill import __version__
 from physdistill._io import load_state, save_state
 from physdistill.devices import resolve_device
 from physdistill.errors import PhysDistillError
+from physdistill.graphs import repeat_edges
 from physdistill.runs import RunFolder, check_not_inside, fingerprint
 from physdistill.symbolic.bounded import bounded
 
@@ -522,8 +523,7 @@ def _stage_distill(run: RunFolder, cfg: NBodyConfig, law, data: Path, model,
             for a in range(0, G, per):
                 xb = xs[a:a + per]
                 B = xb.shape[0]
-                offs = (torch.arange(B) * ds.n).repeat_interleave(one.shape[1])
-                ei = (one.repeat(1, B) + offs).to(device)
+                ei = repeat_edges(one, B, ds.n).to(device)
                 model(xb.reshape(B * ds.n, -1).to(device), ei)
         sample = rec.sample()
         top = sample.top(cfg.dim)

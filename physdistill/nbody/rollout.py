@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 import torch
 
+from physdistill.graphs import repeat_edges
 from physdistill.nbody.laws import ForceLaw
 from physdistill.nbody.simulate import SimConfig, accelerations, initial_conditions
 
@@ -71,8 +72,7 @@ def model_accel(model: torch.nn.Module, mass: torch.Tensor, charge: torch.Tensor
     model's device), returned in float64 on the CPU."""
     device = next(model.parameters()).device
     S, n = mass.shape
-    offs = (torch.arange(S) * n).repeat_interleave(edge_index.shape[1])
-    ei = (edge_index.repeat(1, S) + offs).to(device)
+    ei = repeat_edges(edge_index, S, n).to(device)
     qm = torch.stack([charge, mass], dim=-1)
 
     def acc(p: torch.Tensor, v: torch.Tensor) -> torch.Tensor:

@@ -58,6 +58,7 @@ from physdistill.checkpoints import CHECKPOINT, CHECKPOINT_META, save_checkpoint
 from physdistill.checkpoints import load_checkpoint as load_saved_checkpoint
 from physdistill.devices import resolve_device
 from physdistill.errors import PhysDistillError
+from physdistill.graphs import repeat_edges
 from physdistill.nbody.dataset import fully_connected
 from physdistill.nbody.model import ogn_loss
 
@@ -316,7 +317,7 @@ class Trainer:
                 dist.broadcast(t.data, 0)
         use_graph = device.type == "cuda" and cfg.cuda_graphs
         step = (_GraphStep if use_graph else _EagerStep)(
-            model, loss_fn, opt, cfg, _batched(one.to(device), cfg.batch, n), n, k,
+            model, loss_fn, opt, cfg, repeat_edges(one.to(device), cfg.batch, n), n, k,
             dist_info.world)
         x_dev, y_dev = x.to(device), y.to(device)
         val_sel = None if val is None else _val_subset(int(val[0].shape[0]), cfg.val_graphs,
@@ -574,7 +575,7 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, *, edge_index: Tensor | Non
             sel = idx[a:a + batch]
             B = sel.numel()
             if B not in edges:
-                edges[B] = _batched(one, B, n).to(device)
+                edges[B] = repeat_edges(one, B, n).to(device)
             with _autocast(device, amp):
                 _, logged = loss_fn(model, x[sel].to(device).reshape(B * n, -1), edges[B],
                                     y[sel].to(device).reshape(B * n, -1), B)
@@ -647,12 +648,6 @@ def _check_graphs(data: Any, what: str) -> tuple[Tensor, Tensor]:
     if not (x.is_floating_point() and y.is_floating_point()):
         raise PhysDistillError(f"{what} graphs must be floating point, got {x.dtype}/{y.dtype}")
     return x, y
-
-
-def _batched(one: Tensor, B: int, n: int) -> Tensor:
-    """``B`` copies of one graph's edges, node ids offset by ``n`` per copy."""
-    offsets = (torch.arange(B, device=one.device) * n).repeat_interleave(one.shape[1])
-    return (one.repeat(1, B) + offsets).contiguous()
 
 
 def _val_subset(G: int, cap: int | None, seed: int) -> Tensor:
