@@ -25,7 +25,7 @@ from physdistill.symbolic.compare import Agreement, Comparison, compare
 from physdistill.symbolic.config import OPERATORS, SRConfig
 from physdistill.symbolic.expr import Expression
 from physdistill.symbolic.front import Candidate, ParetoFront
-from physdistill.symbolic.regress import regress
+from physdistill.symbolic.regress import regress, regress_columns
 from physdistill.symbolic.selection import RULES, select_index
 
 _LAZY = {
@@ -37,7 +37,8 @@ _LAZY = {
 __all__ = [
     "OPERATORS", "RULES", "Agreement", "Candidate", "Comparison", "Expression", "OperonBackend",
     "ParetoFront", "PySRBackend", "SRBackend", "SRConfig", "available_backends", "compare",
-    "get_backend", "parse_expression", "regress", "register_backend", "select", "select_index",
+    "get_backend", "parse_expression", "regress", "regress_columns", "register_backend", "select",
+    "select_index",
     *_LAZY,
 ]
 

@@ -1,0 +1,31 @@
+"""The API on the project's own OGN: KL ranking through the layer's regulariser, features read
+from the node columns ``[pos, vel, q, m]`` (what the n-body pipeline names dx, dy, r, m1...)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch_geometric.data import Data
+
+from physdistill.gnn import column, displacement, distill_messages
+from physdistill.graphs import repeat_edges
+from physdistill.nbody.dataset import fully_connected
+from physdistill.nbody.model import OGN, OGNConfig
+from tests.gnn.conftest import SMALL_SR
+
+
+def test_ogn_kl_channels_ranked_by_the_regulariser():
+    torch.manual_seed(0)
+    model = OGN(OGNConfig(dim=2, variant="kl", hidden=16, layers=1))
+    n, B = 4, 8
+    x = torch.randn(B * n, 6)
+    data = [Data(x=x, edge_index=repeat_edges(fully_connected(n), B, n))]
+    feats = {**displacement(2), "m1": column("x_i", 5), "m2": column("x_j", 5)}
+    result = distill_messages(model, data, feats, k=2, rank="kl", structure="none",
+                              config=SMALL_SR.replace(max_evaluations=2_000))
+    assert result.rank_by == "kl" and result.width == 100
+    with torch.no_grad():
+        src, dst = data[0].edge_index
+        raw = model.edge_raw(x[dst], x[src])
+        scores = model.regularizer.channel_scores(raw).numpy()
+    assert result.channels == list(np.argsort(-scores, kind="stable")[:2])
