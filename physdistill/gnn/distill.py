@@ -225,7 +225,8 @@ def _distill(model: nn.Module, layer: nn.Module, data: Any, feats: FeatureSet,
         fronts=dict(zip(top.channels, fronts)), structure=info,
         n_seen=int(sample.n_seen), n_kept=len(sample),
         means=[float(v) for v in sample.messages.mean(axis=0)], arguments=list(sample.inputs),
-        messages=top.messages, values=values, features=feats, reference=ref)
+        messages=top.messages, values=values, inputs=top.inputs, features=feats,
+        reference=ref)
     if ref is not None:
         result.compare_with_reference()
     return result

@@ -43,7 +43,8 @@ class MessageDistillation:
             :func:`~physdistill.gnn.use_equations` gives the channels that were not kept).
         arguments: the recorded ``message()`` arguments.
         messages: ``[E, len(channels)]`` the kept channels on the recorded edges; values:
-            the features there.
+            the features there; inputs: the recorded ``message()`` arguments there
+            (argument -> ``[E, width]``).
         features: the :class:`~physdistill.gnn.features.FeatureSet` (to evaluate the
             equations in the layer's place).
         reference: the known law, if any; fits (channel -> linear fit of the messages by the
@@ -66,6 +67,7 @@ class MessageDistillation:
     arguments: list[str]
     messages: np.ndarray = field(repr=False)
     values: dict[str, np.ndarray] = field(repr=False)
+    inputs: dict[str, np.ndarray] = field(repr=False)
     features: FeatureSet = field(repr=False)
     reference: Reference | None = None
     fits: dict[int, ChannelFit] = field(default_factory=dict)

@@ -42,6 +42,7 @@ def search_channels(messages: np.ndarray, values: Mapping[str, np.ndarray],
                 "central": fit.central, "min_centrality": fit.meta["min_score"]}
         if fit.central:
             return list(fit.fronts), {"path": "central", **info, **fit.to_dict(),
+                                      "searches": fit.scalar_front.meta.get("searches"),
                                       "scalar_front": fit.scalar_front.to_dict()}
         info["reason"] = f"not central (score {fit.score:.4f} < {fit.meta['min_score']})"
     elif directions and not scalars:

@@ -9,9 +9,9 @@ import torch
 from torch_geometric.loader import DataLoader
 from torch_geometric.nn import GINEConv
 
-from physdistill.gnn import Reference, column, distill_messages
+from physdistill.gnn import Reference, column, displacement, distill_messages
 from physdistill.symbolic import compare
-from tests.gnn.conftest import SMALL_SR, SPRING_LAW, complete_graphs
+from tests.gnn.conftest import SMALL_SR, SPRING_LAW, Spring, complete_graphs
 
 
 def test_spring_layer_with_edge_attr_is_distilled_to_its_law(spring_run, spring_graphs):
@@ -86,3 +86,27 @@ def test_run_folder_holds_the_report(spring_run):
     assert "Recovered: yes" in (out / "index.html").read_text()
     run = json.loads((out / "run.json").read_text())
     assert run["kind"] == "gnn" and "distill" in run["stages"]
+
+
+class Rotated(Spring):
+    """``d + t (-dy, dx)`` with ``t = 5 - 4 k`` across the edge, of either sign (not
+    central)."""
+
+    def message(self, x_i, x_j, edge_attr):
+        d = x_i[:, :2] - x_j[:, :2]
+        t = 5 - 4 * edge_attr[:, 0]
+        return torch.stack([d[:, 0] - t * d[:, 1], d[:, 1] + t * d[:, 0]], dim=1)
+
+
+def test_messages_that_are_not_central_are_searched_channel_by_channel():
+    graphs = complete_graphs([3, 5, 4] * 4)
+    result = distill_messages(Rotated(), graphs, {**displacement(2), "k": column("edge_attr", 0)},
+                              config=SMALL_SR)
+    assert result.structure["path"] == "unstructured"
+    assert result.structure["centrality"] < 0.95 and "not central" in result.structure["reason"]
+    env = result.values
+    np.testing.assert_allclose(result.equations[0].evaluate(env), env["dx"] - (5 - 4 * env["k"]) * env["dy"],
+                               atol=1e-6)
+    np.testing.assert_allclose(result.equations[1].evaluate(env), env["dy"] + (5 - 4 * env["k"]) * env["dx"],
+                               atol=1e-6)
+    assert set(result.inputs) == {"x_i", "x_j", "edge_attr"}
