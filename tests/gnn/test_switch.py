@@ -72,3 +72,26 @@ def test_channels_not_kept_take_their_mean_or_the_network():
     with pytest.raises(PhysDistillError, match="rest must be one of"):
         use_equations(conv, result, rest="zero")
     use_network(conv)
+
+
+def test_pyg_graphconv_with_edge_weight_distilled_and_switched():
+    # GraphConv's message is edge_weight * x_j (a 1-D argument); its linear maps act after
+    from torch_geometric.nn import GraphConv
+
+    graphs = complete_graphs([3, 6, 4] * 4, features=2)
+    for g in graphs:
+        g.edge_weight = g.edge_attr[:, 0]
+    torch.manual_seed(0)
+    conv = GraphConv(2, 3)
+    feats = {"w": column("edge_weight", 0), "a0": column("x_j", 0), "a1": column("x_j", 1)}
+    result = distill_messages(conv, graphs, feats, structure="none", config=SMALL_SR,
+                              forward=lambda m, b: m(b.x, b.edge_index, b.edge_weight))
+    assert result.arguments == ["x_j", "edge_weight"]
+    assert {c: str(e.sympy()) for c, e in result.equations.items()} == {0: "a0*w", 1: "a1*w"}
+    g = graphs[1]
+    with torch.no_grad():
+        want = conv(g.x, g.edge_index, g.edge_weight)
+        use_equations(conv, result)
+        got = conv(g.x, g.edge_index, g.edge_weight)
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    use_network(conv)
