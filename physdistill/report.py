@@ -12,7 +12,8 @@ import importlib
 
 #: run kind -> "module:function" taking a RunFolder and returning the metrics
 WRITERS = {"nbody": "physdistill.nbody.report:write_report",
-           "heat": "physdistill.report:heat_report"}
+           "heat": "physdistill.report:heat_report",
+           "gnn": "physdistill.gnn.report:write_report"}
 
 
 def heat_report(run):
@@ -30,10 +31,11 @@ def heat_report(run):
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="re-render a run's report.md, index.html (and n-body "
-                                      "plots)",
+                                      "and message-distillation plots)",
                        description="Rewrite report.md and index.html of a run folder from the "
                                    "files it holds, without training; for n-body runs also "
-                                   "metrics.json, equations.json and every plot.")
+                                   "metrics.json, equations.json and every plot; for message "
+                                   "distillations (physdistill.gnn) every plot.")
     p.add_argument("run", help="run folder")
     p.add_argument("--open", action="store_true",
                    help="print the path of the HTML report (index.html) to open in a browser")

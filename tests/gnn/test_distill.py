@@ -88,6 +88,19 @@ def test_run_folder_holds_the_report(spring_run):
     assert run["kind"] == "gnn" and "distill" in run["stages"]
 
 
+def test_report_command_redraws_the_run(spring_run, capsys):
+    from physdistill.cli import main
+
+    _, _, out = spring_run
+    for name in ("index.html", "report.md", "equations_vs_messages.png"):
+        (out / name).unlink()
+    assert main(["report", str(out)]) == 0
+    for name in ("index.html", "report.md", "equations_vs_messages.png",
+                 "messages_vs_reference.png"):
+        assert (out / name).is_file(), name
+    assert "wrote" in capsys.readouterr().out
+
+
 class Rotated(Spring):
     """``d + t (-dy, dx)`` with ``t = 5 - 4 k`` across the edge, of either sign (not
     central)."""
