@@ -211,7 +211,8 @@ def identity_scatter(panels: list[dict[str, Any]], path: str | Path,
     """One scatter per panel of ``y`` against ``x`` with the identity line.
 
     Each panel is ``{"x", "y", "title", "xlabel", "ylabel"}`` and optionally ``"outlier"`` (a
-    boolean mask, drawn as crosses: the points a robust fit left out). ``x`` must be the
+    boolean mask, drawn as crosses: the points a robust fit left out) and ``"label"`` (the
+    legend of the other points, default "kept by the fit"). ``x`` must be the
     prediction of the fit the panel's title reports, so a good fit lies on the identity line.
     The axes show the 0.5-99.5 % range of the kept points; the figure states how many points
     lie outside.
@@ -229,7 +230,7 @@ def identity_scatter(panels: list[dict[str, Any]], path: str | Path,
             ax.scatter(x[out], y[out], s=8, marker="x", lw=0.6, color=COLORS["vermillion"],
                        rasterized=True, label=f"left out by the robust fit ({int(out.sum())})")
         ax.scatter(x[~out], y[~out], s=2, alpha=0.3, color=HELD_OUT, rasterized=True,
-                   label=f"kept by the fit ({int((~out).sum())})")
+                   label=f"{p.get('label', 'kept by the fit')} ({int((~out).sum())})")
         _ref(ax.plot([lo, hi], [lo, hi], "-", color=COLORS["black"], lw=1, label="identity")[0])
         outside = int((~((x >= lo) & (x <= hi) & (y >= lo) & (y <= hi))).sum())
         ax.set(xlim=(lo, hi), ylim=(lo, hi), title=p.get("title", ""),

@@ -73,12 +73,14 @@ def _plots(d: dict[str, Any], values: dict[str, np.ndarray], messages: np.ndarra
         eq = front.chosen.expression
         panels.append({"x": eq.evaluate(values), "y": msg,
                        "title": f"channel {c['index']}: {eq.text(3)}", "xlabel": "equation",
+                       "label": "recorded edges",
                        "ylabel": f"message channel {c['index']}"})
         fit = c["fit"]
         if fit is not None and F is not None:
             fit_panels.append({"x": F @ np.array(fit["coef"]) + fit["intercept"], "y": msg,
                                "title": f"channel {c['index']}: R² {fit['r2']:.4f}",
                                "xlabel": "linear combination of the law's components",
+                               "label": "recorded edges",
                                "ylabel": f"message channel {c['index']}"})
     if panels:
         plots.identity_scatter(panels, run.file("equations_vs_messages.png"),
