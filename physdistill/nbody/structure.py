@@ -59,7 +59,7 @@ def distill_structured(sm, messages: np.ndarray, variables: dict[str, np.ndarray
     sr = base.replace(operators=ops, stop_loss=SR_STOP_LOSS, n_threads=None)
     d = np.column_stack([variables[n] for n in names])
     fit = fit_central(messages, d, {k: variables[k] for k in SCALARS}, direction_names=names,
-                      sr=sr, rule=sm.rule, factor=sm.factor, backend=sm.backend)
+                      norm="r", sr=sr, rule=sm.rule, factor=sm.factor, backend=sm.backend)
     info: dict[str, Any] = {"centrality": fit.score, "centrality_all": fit.alignment.score_all,
                             "central": fit.central, "min_centrality": fit.meta["min_score"]}
     if not fit.central:

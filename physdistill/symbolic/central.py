@@ -127,6 +127,12 @@ class Alignment:
         d = np.asarray(directions, np.float64)
         return np.sum(self.vectors(messages) * d, 1) / np.sum(d * d, 1)
 
+    def magnitude(self, messages: np.ndarray, directions: np.ndarray) -> np.ndarray:
+        """``f = v . d / |d| = s |d|`` per edge, ``[E]``: the signed size of the central
+        vector (``v = f d / |d|``)."""
+        d = np.asarray(directions, np.float64)
+        return np.sum(self.vectors(messages) * d, 1) / np.linalg.norm(d, axis=1)
+
 
 def _check(messages: Any, directions: Any) -> tuple[np.ndarray, np.ndarray]:
     m = np.asarray(messages, np.float64)
@@ -306,9 +312,10 @@ def _with_reciprocal(front: ParetoFront, X: np.ndarray, y: np.ndarray, names: li
 
 
 def fit_central(messages: Any, directions: Any, scalars: Mapping[str, Any], *,
-                direction_names: Sequence[str], config: CentralConfig | None = None,
-                sr: SRConfig | None = None, rule: str = "best", factor: float = 10.0,
-                backend: str = "operon") -> CentralFit:
+                direction_names: Sequence[str], norm: str | None = None,
+                config: CentralConfig | None = None, sr: SRConfig | None = None,
+                rule: str = "best", factor: float = 10.0, backend: str = "operon"
+                ) -> CentralFit:
     """The central-force structure step (module docstring).
 
     Args:
@@ -316,6 +323,12 @@ def fit_central(messages: Any, directions: Any, scalars: Mapping[str, Any], *,
         directions: ``[E, dim]`` edge displacement vectors.
         scalars: edge scalars ``name -> [E]`` the scalar ``s`` may depend on.
         direction_names: the names of the ``dim`` displacement components (e.g. ``dx, dy``).
+        norm: the name of the scalar that equals ``|d|`` (e.g. ``r``), or ``None``. Given,
+            the regressed quantity is the magnitude ``f = s |d|`` and the scalar is written
+            ``f / norm``: a central force's own magnitude (``-U'(r)``) is the shorter
+            expression (``m1 m2 / (r + eps)**2`` instead of ``m1 m2 / (r (r + eps)**2)``), and
+            a noise of fixed size on the messages is a noise of fixed size on ``f`` (on ``s``
+            it grows as ``1 / |d|``), so the least-squares search weighs the edges evenly.
         config: the step's settings; sr: the scalar search's :class:`SRConfig`.
         rule, factor: selection on the fronts (:mod:`~physdistill.symbolic.selection`).
         backend: symbolic-regression engine.
@@ -336,11 +349,20 @@ def fit_central(messages: Any, directions: Any, scalars: Mapping[str, Any], *,
         if v.shape[0] != m.shape[0]:
             raise PhysDistillError(f"scalar {k!r} has {v.shape[0]} values, expected "
                                    f"{m.shape[0]} (one per edge)")
+    if norm is not None:
+        if norm not in cols:
+            raise PhysDistillError(f"norm {norm!r} is not one of the scalars {list(cols)}")
+        size = np.linalg.norm(d, axis=1)
+        fin = np.isfinite(size) & np.isfinite(cols[norm])
+        if not np.allclose(cols[norm][fin], size[fin], rtol=1e-6, atol=1e-12):
+            raise PhysDistillError(f"scalar {norm!r} is not the length of the directions "
+                                   f"{list(direction_names)}")
     al = align(m, d, config)
-    meta: dict[str, Any] = {"edges": int(m.shape[0]), "min_score": config.min_score}
+    meta: dict[str, Any] = {"edges": int(m.shape[0]), "min_score": config.min_score,
+                            "regressed": "s" if norm is None else f"s*{norm}"}
     if al.score < config.min_score:
         return CentralFit(al, False, meta=meta)
-    s = al.scalar(m, d)
+    s = al.scalar(m, d) if norm is None else al.magnitude(m, d)
     ok = np.isfinite(s) & np.all([np.isfinite(v) for v in cols.values()], axis=0)
     step = find_step(s[ok], {k: v[ok] for k, v in cols.items()}, step_tol=config.step_tol,
                      min_fraction=config.min_step_fraction)
@@ -369,6 +391,8 @@ def fit_central(messages: Any, directions: Any, scalars: Mapping[str, Any], *,
     meta["separable"] = None if sep is None else {"variable": sep[0], "monomial": str(mono)}
     fac = mono * sympy.Mul(*(sympy.Symbol(k) for k in signs)) * \
         (sympy.Integer(1) if step is None else step.factor())  # p = 1/p for signs
+    if norm is not None:
+        fac = fac / sympy.Symbol(norm)
     meta["sign_factors"] = list(signs)
     fronts = tuple(channel_front(scalar_front, m, d, env, direction_names, j, fac, all_names,
                                  rule, factor) for j in range(m.shape[1]))
