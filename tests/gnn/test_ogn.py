@@ -29,3 +29,21 @@ def test_ogn_kl_channels_ranked_by_the_regulariser():
         raw = model.edge_raw(x[dst], x[src])
         scores = model.regularizer.channel_scores(raw).numpy()
     assert result.channels == list(np.argsort(-scores, kind="stable")[:2])
+
+
+def test_nbody_edge_variables_as_features():
+    # the features an n-body adapter names equal the pipeline's edge variables on the same edges
+    from physdistill.gnn import FeatureSet
+    from physdistill.nbody.forcefit import edge_variables
+
+    dim = 3
+    rng = np.random.default_rng(0)
+    x_i, x_j = rng.normal(size=(50, 2 * dim + 2)), rng.normal(size=(50, 2 * dim + 2))
+    feats = FeatureSet({**displacement(dim), "m1": column("x_i", 2 * dim + 1),
+                        "m2": column("x_j", 2 * dim + 1), "q1": column("x_i", 2 * dim),
+                        "q2": column("x_j", 2 * dim)})
+    got = feats.numpy({"x_i": x_i, "x_j": x_j})
+    want = edge_variables(x_i, x_j, dim)
+    assert list(got) == list(want)
+    for k in want:
+        np.testing.assert_allclose(got[k], want[k], rtol=1e-15, atol=0)
