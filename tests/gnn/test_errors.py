@@ -86,3 +86,19 @@ def test_use_equations_checks_its_arguments(spring_run):
     with pytest.raises(PhysDistillError, match="channel"):
         use_equations(layer, result, complexity=999)
     assert "message" not in vars(layer)
+
+
+def test_fused_sparse_path_is_named(graphs):
+    # GINConv given a sparse adjacency runs message_and_aggregate: message() never runs
+    from torch_geometric.nn import GINConv
+
+    conv = GINConv(torch.nn.Identity())
+
+    def sparse_forward(m, b):
+        adj = torch.sparse_coo_tensor(b.edge_index.flip(0), torch.ones(b.num_edges),
+                                      (b.num_nodes, b.num_nodes)).to_sparse_csr()
+        return m(b.x, adj)
+
+    with pytest.raises(PhysDistillError, match="message_and_aggregate"):
+        distill_messages(conv, graphs, {"a": column("x_j", 0)}, structure="none",
+                         forward=sparse_forward, config=SMALL_SR)
