@@ -21,7 +21,8 @@ from physdistill.errors import PhysDistillError
 
 # modules with a ``register(subparsers)`` function, in the order their commands are listed
 _COMMAND_MODULES = ("physdistill.nbody.cli", "physdistill.nbody.pipeline_cli",
-                    "physdistill.report", "physdistill.heat.cli", "physdistill.pde.cli")
+                    "physdistill.report", "physdistill.heat.cli", "physdistill.pde.cli",
+                    "physdistill.transformer.cli")
 
 
 #: options whose value is a formula, which may start with a minus sign ("-m1*m2/r**2"); argparse
