@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import sympy
 import torch
 
 from physdistill.errors import PhysDistillError
@@ -170,7 +171,7 @@ class FeatureSet:
         subs: dict[Any, Any] = {}
         for name, e in self.formulas.items():
             expr = e.sympy().xreplace(subs)
-            subs[_symbol(name)] = expr
+            subs[sympy.Symbol(name)] = expr
             out[name] = str(expr)
         return out
 
@@ -230,9 +231,3 @@ class FeatureSet:
                                        f"of {n} recorded edges; check its definition (e.g. a "
                                        "division by a zero distance on self-loops)")
         return out
-
-
-def _symbol(name: str) -> Any:
-    import sympy
-
-    return sympy.Symbol(name)
