@@ -95,8 +95,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     g = p.add_argument_group("discovery")
     g.add_argument("--fit-adam", type=int, default=500, help="data-fit Adam steps (500)")
     g.add_argument("--fit-lbfgs", type=int, default=1000, help="data-fit L-BFGS (1000)")
-    g.add_argument("--physics-steps", type=int, default=300,
-                   help="L-BFGS iterations of the physics refinement (300; 0: off)")
+    g.add_argument("--physics-steps", type=int, default=0,
+                   help="L-BFGS iterations of the physics refinement (default 0: off; 300 "
+                        "helps --strong)")
+    g.add_argument("--strong", action="store_true",
+                   help="regress on autograd derivatives at points instead of the weak form")
     g.add_argument("--threshold", type=float, default=0.05)
     g.add_argument("--ensemble", type=int, default=50)
     g.add_argument("--degree", type=int, default=2, help="library: powers of u (default 2)")
@@ -151,6 +154,7 @@ def build_config(args: argparse.Namespace):  # -> PDERunConfig (torch stays unim
     dtype = "float32" if args.float32 else "float64"
     disc = DiscoveryConfig(width=args.width or 32, depth=args.depth or 4, fit_adam=args.fit_adam,
                            fit_lbfgs=args.fit_lbfgs, physics_steps=args.physics_steps,
+                           **({"weak": None} if args.strong else {}),
                            threshold=args.threshold, ensemble=args.ensemble,
                            degree=args.degree, order=args.order, seed=args.seed, dtype=dtype,
                            device="cpu" if args.device == "auto" else args.device,

@@ -7,6 +7,9 @@ r"""PDE discovery from measured data through a network (PINN-SR / DeePyMoD style
    :math:`\{1, u, u^2\} \times \{1, u_x, u_{xx}, u_{xxx}\}`) from autograd derivatives of
    :math:`\hat u` at ``n_points`` random points of the interior (``margin`` trimmed at each
    edge, where a fit has no data beyond it).
+   Or, with ``weak`` set, the **weak form** (:mod:`physdistill.pde.weak`): :math:`u` and
+   :math:`u_x` of :math:`\hat u` on a uniform grid of the interior, integrated against
+   compact test functions, so no second or third network derivative enters.
 3. **Sparse regression**: bootstrap-ensembled STLSQ (:func:`~physdistill.pde.sparse.ensemble_stlsq`):
    support by inclusion share, coefficients refitted, bootstrap standard deviations.
 4. **Physics refinement** (``physics_rounds``): the network is trained further on data +
@@ -39,6 +42,7 @@ from physdistill.pde.sparse import (
     identifiability,
 )
 from physdistill.pde.train import run_lbfgs
+from physdistill.pde.weak import WeakConfig, needed_order, weak_system
 
 
 @dataclass(frozen=True)
@@ -54,8 +58,12 @@ class DiscoveryConfig:
         threshold: STLSQ threshold on unit-RMS columns/target (default 0.05).
         ensemble, inclusion: bootstrap models and the share needed to keep a term (50, 0.6).
         physics_rounds, physics_steps, physics_weight, collocation: refinement (default 1
-            round of 300 L-BFGS iterations, weight 1, 4000 points).
+            round of 0 L-BFGS iterations, i.e. off; weight 1, 4000 points). It helps the strong
+            form (300 iterations) and hurts the weak one, which needs no smoother derivatives
+            (``benchmarks/pde_discovery.py``).
         collinearity_tol: identifiability tolerance (default 1e-2).
+        weak: :class:`~physdistill.pde.weak.WeakConfig` for the weak form (default), or
+            ``None`` for the strong form on autograd derivatives at ``n_points`` points.
         seed, dtype, device, progress.
     """
 
@@ -73,10 +81,11 @@ class DiscoveryConfig:
     ensemble: int = 50
     inclusion: float = 0.6
     physics_rounds: int = 1
-    physics_steps: int = 300
+    physics_steps: int = 0
     physics_weight: float = 1.0
     collocation: int = 4000
     collinearity_tol: float = 1e-2
+    weak: WeakConfig | None = field(default_factory=WeakConfig)
     seed: int = 0
     dtype: str = "float64"
     device: str = "cpu"
@@ -99,6 +108,9 @@ class DiscoveryConfig:
                     or (name in ("threshold", "lr", "inclusion") and v == 0):
                 raise PhysDistillError(f"DiscoveryConfig.{name} must be in [{lo}, {hi}] "
                                        f"(threshold, lr, inclusion > 0), got {v!r}")
+        if self.weak is not None and not isinstance(self.weak, WeakConfig):
+            raise PhysDistillError(f"DiscoveryConfig.weak must be a WeakConfig or None, got "
+                                   f"{self.weak!r}")
         if self.dtype not in ("float64", "float32"):
             raise PhysDistillError(f"DiscoveryConfig.dtype must be 'float64' or 'float32', got "
                                    f"{self.dtype!r}")
@@ -232,6 +244,24 @@ def network_fields(model: torch.nn.Module, data: MeasuredData, n: int, order: in
     return fields
 
 
+def grid_fields(model: torch.nn.Module, data: MeasuredData, order: int, margin: float,
+                shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """``x (nx,)``, ``t (nt,)`` and ``u, u_x, ..`` (each ``(nx, nt)``) of the network on a
+    uniform ``shape`` grid of the data box, ``margin`` trimmed at each edge."""
+    (x0, x1), (t0, t1) = data.domain, data.time_span
+    mx, mt = margin * (x1 - x0), margin * (t1 - t0)
+    x, t = np.linspace(x0 + mx, x1 - mx, shape[0]), np.linspace(t0 + mt, t1 - mt, shape[1])
+    X, T = np.meshgrid(x, t, indexing="ij")
+    pts = np.stack([X.ravel(), T.ravel()], 1)
+    p = next(model.parameters())
+    out: dict[str, list[np.ndarray]] = {}
+    for i in range(0, len(pts), 8192):
+        d = derivatives(model, _tensor(pts[i:i + 8192], p), max(order, 1), create_graph=False)
+        for k, v in d.items():
+            out.setdefault(k, []).append(v.cpu().double().numpy())
+    return x, t, {k: np.concatenate(v).reshape(shape) for k, v in out.items()}
+
+
 def _refine(model: DataNet, data: MeasuredData, library: TermLibrary, fit: SparseFit,
             config: DiscoveryConfig, history: dict[str, list[float]]) -> None:
     """Step 4: data + residual of the found model, with its coefficients trainable."""
@@ -285,11 +315,16 @@ def discover(data: MeasuredData, config: DiscoveryConfig | None = None,
     seconds["fit"] = round(time.perf_counter() - start, 3)
 
     def sparse() -> tuple[SparseFit, np.ndarray, np.ndarray]:
-        f = network_fields(model, data, config.n_points, max(library.max_order, 1),
-                           config.margin, config.seed)
-        theta = library.transform(f)
-        return (ensemble_stlsq(theta, f["u_t"], names, config.threshold, config.ensemble,
-                               config.inclusion, config.seed), theta, f["u_t"])
+        if config.weak is not None:
+            x, t, g = grid_fields(model, data, needed_order(library), config.margin,
+                                  config.weak.grid)
+            theta, ut = weak_system(x, t, g, library, config.weak)
+        else:
+            f = network_fields(model, data, config.n_points, max(library.max_order, 1),
+                               config.margin, config.seed)
+            theta, ut = library.transform(f), f["u_t"]
+        return (ensemble_stlsq(theta, ut, names, config.threshold, config.ensemble,
+                               config.inclusion, config.seed), theta, ut)
 
     start = time.perf_counter()
     first, theta, _ = sparse()
@@ -311,9 +346,12 @@ def discover(data: MeasuredData, config: DiscoveryConfig | None = None,
 
 def pdefind(data: MeasuredData, library: TermLibrary | None = None, threshold: float = 0.05,
             ensemble: int = 50, inclusion: float = 0.6, seed: int = 0, periodic: bool = False,
-            truth: dict[str, float] | None = None) -> dict[str, Any]:
+            truth: dict[str, float] | None = None, weak: WeakConfig | None = None
+            ) -> dict[str, Any]:
     """The PDE-FIND anchor: pysindy's ``FiniteDifference`` derivatives of gridded data, then the
-    same ensembled STLSQ as :func:`discover` (only the derivatives differ).
+    same ensembled STLSQ as :func:`discover` (only the derivatives differ). With ``weak`` the
+    same data enter the weak form instead (WSINDy: only ``u`` and its finite-difference
+    ``u_x``).
 
     Raises:
         PhysDistillError: the data are not a full grid.
@@ -330,10 +368,12 @@ def pdefind(data: MeasuredData, library: TermLibrary | None = None, threshold: f
     for k in range(1, library.max_order + 1):
         fields["u_" + "x" * k] = ps.FiniteDifference(d=k, axis=0, periodic=periodic
                                                      )._differentiate(U, x)
-    flat = {k: np.asarray(v).ravel() for k, v in fields.items()}
-    theta = library.transform(flat)
-    fit = ensemble_stlsq(theta, flat["u_t"], library.names(), threshold, ensemble, inclusion,
-                         seed)
+    if weak is not None:
+        theta, ut = weak_system(x, t, fields, library, weak)
+    else:
+        flat = {k: np.asarray(v).ravel() for k, v in fields.items()}
+        theta, ut = library.transform(flat), flat["u_t"]
+    fit = ensemble_stlsq(theta, ut, library.names(), threshold, ensemble, inclusion, seed)
     return {"fit": fit, "expression": format_pde(fit.terms),
             "truth": compare_terms(fit.terms, truth) if truth is not None else None,
             "seconds": round(time.perf_counter() - start, 3)}

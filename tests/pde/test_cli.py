@@ -49,8 +49,8 @@ def test_discovery_from_a_data_file(tmp_path):
     out = tmp_path / "disc"
     assert main(["pde", "--data", str(tmp_path / "heat.npz"), "--fit-adam", "300",
                  "--fit-lbfgs", "300", "--physics-steps", "0", "--ensemble", "5", "--degree",
-                 "1", "--order", "2", "--width", "16", "--depth", "3", "--out", str(out),
-                 "--quiet"]) == 0
+                 "1", "--order", "2", "--width", "16", "--depth", "3", "--strong", "--out",
+                 str(out), "--quiet"]) == 0
     m = json.loads((out / "metrics.json").read_text())
     d = m["discovery"]
     assert set(d["terms"]) == {"u_xx"} and d["terms"]["u_xx"] == pytest.approx(0.4, rel=0.05)

@@ -5,8 +5,10 @@ from physdistill.errors import PhysDistillError
 from physdistill.pde.data import MeasuredData
 from physdistill.pde.discover import DiscoveryConfig, discover, pdefind
 
+# the strong form: the fast mode, which alone tells u_xx from u, lives at times shorter than a
+# weak-form test function
 SMALL = DiscoveryConfig(width=16, depth=3, fit_adam=300, fit_lbfgs=300, physics_steps=0,
-                        ensemble=5, degree=1, order=2, n_points=2000)
+                        ensemble=5, degree=1, order=2, n_points=2000, weak=None)
 
 
 def _heat_points(keep: float, seed: int = 0):
