@@ -188,3 +188,13 @@ def write_report(run: Any, metrics: dict[str, Any]) -> None:
              title=f"{metrics['model']}: MLP blocks replaced by symbolic surrogates "
                    f"({metrics['device']})")
     run.write_text("report.md", report_markdown(metrics))
+
+
+def rerender(run: Any) -> dict[str, Any]:
+    """Redraw ``tradeoff.png`` and rewrite ``report.md`` of a finished transformer run from its
+    ``metrics.json`` (for ``physdistill report RUN``)."""
+    run.require("study", fix="run `physdistill transformer` again with --force")
+    run.check_stages()
+    metrics = run.read_json("metrics.json")
+    write_report(run, metrics)
+    return metrics

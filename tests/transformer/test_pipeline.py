@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from physdistill.runs import RunFolder
 from physdistill.symbolic import SRConfig
 from physdistill.transformer.corpus import load_corpus
 from physdistill.transformer.pipeline import TransformerConfig, run_transformer
+from physdistill.transformer.report import rerender
 from physdistill.transformer.surrogate import DistillConfig, load_surrogates
 
 from .conftest import sentences
@@ -36,3 +38,7 @@ def test_run_transformer_writes_report(tiny, tmp_path):
     assert "published (Qwen2.5-1.5B)" in text and "differ" in text
     surrogates, _ = load_surrogates(out / "surrogates.safetensors")
     assert sorted(surrogates) == sorted(m["headline"]["blocks"])
+    (out / "report.md").unlink()
+    with RunFolder.open(out, "transformer", lock=True) as run:
+        rerender(run)  # from metrics.json alone
+    assert (out / "report.md").read_text() == text
