@@ -24,6 +24,9 @@ CENTRAL_EXTRA_OPERATORS = ("square",)
 #: restarts end once a candidate fits to this normalised loss: only exact data reach it, and no
 #: further search can improve on round-off.
 SR_STOP_LOSS = 1e-20
+#: restarts end once this many chose the same function: independent searches that agree have
+#: found what the budget finds (a network's messages never fit to round-off).
+SR_STOP_AGREE = 2
 #: the edge scalars the central force's magnitude may depend on.
 SCALARS = ("r", "m1", "m2", "q1", "q2")
 
@@ -56,7 +59,8 @@ def distill_structured(sm, messages: np.ndarray, variables: dict[str, np.ndarray
 
     base = sm.config if sm.config is not None else SRConfig()
     ops = tuple(dict.fromkeys(base.operators + CENTRAL_EXTRA_OPERATORS))
-    sr = base.replace(operators=ops, stop_loss=SR_STOP_LOSS, n_threads=None)
+    sr = base.replace(operators=ops, stop_loss=SR_STOP_LOSS, stop_agree=SR_STOP_AGREE,
+                      n_threads=None)
     d = np.column_stack([variables[n] for n in names])
     fit = fit_central(messages, d, {k: variables[k] for k in SCALARS}, direction_names=names,
                       norm="r", sr=sr, rule=sm.rule, factor=sm.factor, backend=sm.backend)

@@ -79,7 +79,9 @@ class CentralConfig:
             ``1 / s`` and pool the reciprocals of its candidates (scored on ``s``): a softened
             inverse power ``1/(r (r + eps)**2)`` is the polynomial ``r (r + eps)**2`` there,
             which the search finds where the loss of ``s`` cannot tell it from
-            ``1/(r**2 (r + 2 eps))``.
+            ``1/(r**2 (r + 2 eps))``. ``None`` (default): only when ``s`` itself is regressed;
+            the magnitude ``f = s |d|`` (``fit_central(norm=...)``) is short without it
+            (``1/(r + eps)**2``).
     """
 
     trim: float = 0.1
@@ -87,7 +89,7 @@ class CentralConfig:
     min_score: float = CENTRAL_MIN
     step_tol: float = 1e-3
     min_step_fraction: float = 0.05
-    reciprocal: bool = True
+    reciprocal: bool | None = None
     separable_r2: float = 0.999
 
     def __post_init__(self) -> None:
@@ -384,7 +386,8 @@ def fit_central(messages: Any, directions: Any, scalars: Mapping[str, Any], *,
     scalar_front = regress(X, y, names, config=sr, rule=rule, factor=factor, backend=backend)
     var = float(np.var(y))
     stop = (sr.stop_loss or 0.0) * var
-    if config.reciprocal and scalar_front.candidates[-1].loss > stop:
+    reciprocal = norm is None if config.reciprocal is None else config.reciprocal
+    if reciprocal and scalar_front.candidates[-1].loss > stop:
         scalar_front = _with_reciprocal(scalar_front, X, y, names, sr, rule, factor, backend)
     env = {**cols, **{n: d[:, i] for i, n in enumerate(direction_names)}}
     all_names = [*direction_names, *cols]

@@ -73,6 +73,10 @@ class SRConfig:
         stop_loss: end the restarts early once a candidate's normalised loss
             ``MSE / Var(y)`` is at or below this (``None``: run them all). A form that fits to
             round-off (e.g. ``1e-20`` on exact data) cannot be improved by more searches.
+        stop_agree: end the restarts early once this many of them chose the same function
+            (the same complexity, predictions equal to 0.1 % of the target's RMS) on their
+            own fronts (``None``: run them all). Searches from independent seeds that settle
+            on one form have found what this budget finds; disagreeing ones go on.
     """
 
     operators: tuple[str, ...] = BASE_OPERATORS
@@ -89,6 +93,7 @@ class SRConfig:
     trim: float = 0.0
     restarts: int = 1
     stop_loss: float | None = None
+    stop_agree: int | None = None
 
     def __post_init__(self) -> None:
         ops = self.operators
@@ -124,6 +129,10 @@ class SRConfig:
         tr = self.trim
         if isinstance(tr, bool) or not isinstance(tr, (int, float)) or not 0 <= tr < 0.5:
             raise PhysDistillError(f"SRConfig.trim must be a fraction in [0, 0.5), got {tr!r}")
+        sa = self.stop_agree
+        if sa is not None and (isinstance(sa, bool) or not isinstance(sa, int) or sa < 2):
+            raise PhysDistillError(f"SRConfig.stop_agree must be an integer >= 2 or None, got "
+                                   f"{sa!r}")
         sl = self.stop_loss
         if sl is not None and (isinstance(sl, bool) or not isinstance(sl, (int, float))
                                or not 0 <= sl < 1):

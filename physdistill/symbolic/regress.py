@@ -169,6 +169,15 @@ def central_rows(y: np.ndarray, trim: float) -> np.ndarray:
     return dev <= np.quantile(dev, 1.0 - trim)
 
 
+def _agreeing(choices: list[tuple[int, np.ndarray]], scale: float) -> int:
+    """How many of the restarts' choices equal the last one (``SRConfig.stop_agree``)."""
+    c, v = choices[-1]
+    if not np.all(np.isfinite(v)):
+        return 1
+    return sum(1 for ci, vi in choices if ci == c and np.all(np.isfinite(vi))
+               and float(np.sqrt(np.mean((vi - v) ** 2))) <= 1e-3 * scale)
+
+
 def regress(X: Any, y: Any, names: Sequence[str] | None = None, *,
             operators: Sequence[str] | None = None, config: SRConfig | None = None,
             backend: str | SRBackend = "operon", sample_weight: Any = None,
@@ -227,22 +236,37 @@ def regress(X: Any, y: Any, names: Sequence[str] | None = None, *,
     items: list[tuple[Expression, float]] = []
     clean = _Cleaner(X, y, names, w, variance, config, floor)
     searches, clean_s = 0, 0.0
+    cleaned: dict[str, tuple[Expression, float]] = {}
+    choices: list[tuple[int, np.ndarray]] = []  # each restart's own choice: complexity, values
+    agreed = False
     for k in range(config.restarts):
         run = config if k == 0 or config.seed is None else config.replace(seed=config.seed + k)
-        new = [e for e in engine.search(X, y, names, run, w) if str(e) not in found]
-        searches += 1
+        own = []
         t1 = time.perf_counter()
-        with SYMPY_LOCK:
-            for e in new:
+        for e in engine.search(X, y, names, run, w):
+            if str(e) not in cleaned:
+                with SYMPY_LOCK:
+                    cleaned[str(e)] = clean(e)
                 found[str(e)] = e
-                items.append(clean(e))
+                items.append(cleaned[str(e)])
+            own.append(cleaned[str(e)])
+        searches += 1
         clean_s += time.perf_counter() - t1
         if config.stop_loss is not None and items and \
                 min(loss for _, loss in items) <= config.stop_loss * max(variance, 1e-300):
             break
+        if config.stop_agree is not None and own:
+            with SYMPY_LOCK:
+                pick = build_front(own, variance, rule, complexity=complexity, factor=factor,
+                                   floor=floor).expression
+                values = pick.evaluate(clean.env)
+            choices.append((pick.complexity, values))
+            if _agreeing(choices, clean.rms_y) >= config.stop_agree:
+                agreed = True
+                break
     with SYMPY_LOCK:
         meta = {"n_samples": int(X.shape[0]), "n_total": int(n_total), "n_trimmed": n_trimmed,
-                "restarts": config.restarts, "searches": searches,
+                "restarts": config.restarts, "searches": searches, "agreed": agreed,
                 "search_seconds": round(time.perf_counter() - t0 - clean_s, 3),
                 "clean_seconds": round(clean_s, 3),
                 "seed": config.seed, "weighted": w is not None}
