@@ -1,11 +1,12 @@
 r"""Speed and fidelity of a (hybrid) sentence encoder against the original.
 
 Speed: sentences per second and latency per batch of the model's forward pass on tokenised
-batches (tokenisation is done once beforehand and not timed). Variants are timed in rounds,
-one full pass over the batches per variant per round, variants interleaved, so that a load
-that comes and goes on a shared machine falls on all of them alike. Throughput is taken from
-each variant's fastest round (the least disturbed), latency is the median batch time over all
-rounds. On CUDA every timed region ends with ``torch.cuda.synchronize()``.
+batches (tokenisation is done once beforehand and not timed). Variants are interleaved batch
+by batch (batch 1 under every variant, then batch 2, ..., for each round), so that a load
+that comes and goes on a shared machine falls on all of them alike, and each (variant, batch)
+keeps its fastest of ``rounds`` runs. Throughput is the sentences over the sum of those
+fastest runs, latency their median; both are also given in process CPU time. On CUDA every
+timed region ends with ``torch.cuda.synchronize()``.
 
 Fidelity, on held-out sentences, against the original model's embeddings :math:`e_i`:
 
@@ -34,11 +35,13 @@ class Timing:
     """Speed of one variant.
 
     Attributes:
-        sentences_per_s: sentences / the fastest round's time.
-        latency_ms: median time of one batch, over every round.
-        latency_p90_ms: its 90th percentile.
+        sentences_per_s: sentences / the sum over batches of each batch's fastest run.
+        latency_ms: median over batches of each batch's fastest run.
+        latency_p90_ms: 90th percentile of every run (how much the machine disturbed it).
         batch_size: sentences per batch (the last batch may be smaller).
-        rounds: timed rounds.
+        rounds: timed runs per batch.
+        cpu_sentences_per_s: the same as ``sentences_per_s`` in process CPU time (all
+            threads); with one torch thread on a CPU, the work itself, whatever else runs.
     """
 
     sentences_per_s: float
@@ -46,6 +49,7 @@ class Timing:
     latency_p90_ms: float
     batch_size: int
     rounds: int
+    cpu_sentences_per_s: float
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -61,13 +65,17 @@ def time_variants(encoder: SentenceEncoder, batches: Sequence[Batch],
                   warmup: int = 1) -> dict[str, Timing]:
     """Time the encoder's forward pass under each variant.
 
+    Each batch is run under every variant in turn, ``rounds`` times, so a variant's runs of
+    one batch are never far apart in time from the others'. Each (variant, batch) keeps its
+    fastest run: the least disturbed by other work on the machine.
+
     Args:
         encoder: the encoder (its model is what the variants switch).
         batches: tokenised batches, each timed on its own.
         variants: name -> a context-manager factory that puts the model in that state (e.g.
             ``lambda: switch.switched(surrogates)``; ``contextlib.nullcontext`` for the
             original).
-        rounds: timed passes per variant (interleaved).
+        rounds: timed runs of each batch per variant.
         warmup: untimed passes per variant before timing (allocator, caches, kernels).
     """
     if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
@@ -76,8 +84,8 @@ def time_variants(encoder: SentenceEncoder, batches: Sequence[Batch],
         raise PhysDistillError("no batches to time")
     device = encoder.device
     n = sum(b.size for b in batches)
-    round_s: dict[str, list[float]] = {k: [] for k in variants}
-    batch_s: dict[str, list[float]] = {k: [] for k in variants}
+    wall = {k: np.full((len(batches), rounds), np.inf) for k in variants}
+    cpu = {k: np.full((len(batches), rounds), np.inf) for k in variants}
     with torch.inference_mode():
         for name, ctx in variants.items():
             with ctx():
@@ -85,21 +93,22 @@ def time_variants(encoder: SentenceEncoder, batches: Sequence[Batch],
                     for b in batches:
                         encoder.forward(b)
                 _sync(device)
-        for _ in range(rounds):
-            for name, ctx in variants.items():
-                with ctx():
-                    total = 0.0
-                    for b in batches:
-                        t0 = time.perf_counter()
+        for r in range(rounds):
+            for i, b in enumerate(batches):
+                for name, ctx in variants.items():
+                    with ctx():
+                        c0, t0 = time.process_time(), time.perf_counter()
                         encoder.forward(b)
                         _sync(device)
-                        dt = time.perf_counter() - t0
-                        total += dt
-                        batch_s[name].append(dt)
-                    round_s[name].append(total)
-    return {k: Timing(n / min(round_s[k]), 1e3 * float(np.median(batch_s[k])),
-                      1e3 * float(np.quantile(batch_s[k], 0.9)), batches[0].size, rounds)
-            for k in variants}
+                        wall[name][i, r] = time.perf_counter() - t0
+                        cpu[name][i, r] = time.process_time() - c0
+    out = {}
+    for k in variants:
+        best = wall[k].min(1)
+        out[k] = Timing(n / best.sum(), 1e3 * float(np.median(best)),
+                        1e3 * float(np.quantile(wall[k], 0.9)), batches[0].size, rounds,
+                        n / max(cpu[k].min(1).sum(), 1e-9))
+    return out
 
 
 def neighbours(emb: torch.Tensor, k: int = 10) -> torch.Tensor:

@@ -34,15 +34,17 @@ def _f(x: float, d: int = 4) -> str:
 def side_by_side(metrics: dict[str, Any]) -> list[str]:
     head = metrics["headline"]
     t = head["table"]
-    lines = ["| variant | sentences/s | throughput | latency / batch (ms, median) | mean cosine "
-             "| 5th pct cosine | top-10 agreement |", "|---|---|---|---|---|---|---|"]
+    lines = ["| variant | sentences/s | throughput | throughput (CPU time) | latency / batch "
+             "(ms) | mean cosine | 5th pct cosine | top-10 agreement |",
+             "|---|---|---|---|---|---|---|---|"]
     names = {"original": "original", "equations": "hybrid: PCA -> equations -> PCA^-1",
              "linear": "control: PCA -> linear map -> PCA^-1",
              "pca_mlp": "control: PCA -> original MLP -> PCA^-1"}
     for k in ("original", "equations", "linear", "pca_mlp"):
         r = t[k]
         lines.append(f"| {names[k]} | {r['timing']['sentences_per_s']:.1f} | "
-                     f"{_pct(r['speedup'])} | {r['timing']['latency_ms']:.1f} | "
+                     f"{_pct(r['speedup'])} | {_pct(r.get('cpu_speedup', float('nan')))} | "
+                     f"{r['timing']['latency_ms']:.1f} | "
                      f"{_f(r['fidelity']['mean_cosine'])} | {_f(r['fidelity']['p05_cosine'])} | "
                      f"{_f(r['fidelity']['knn_agreement'], 3)} |")
     return lines
@@ -81,10 +83,12 @@ def published_table(metrics: dict[str, Any]) -> list[str]:
 
 
 def curve_table(metrics: dict[str, Any]) -> list[str]:
-    lines = ["| PCA in -> out | blocks | throughput | mean cosine: equations | linear | PCA+MLP "
-             "| top-10 agreement: equations |", "|---|---|---|---|---|---|---|"]
+    lines = ["| PCA in -> out | blocks | throughput | throughput (CPU time) | mean cosine: "
+             "equations | linear | PCA+MLP | top-10 agreement: equations |",
+             "|---|---|---|---|---|---|---|---|"]
     for e in metrics["curve"]:
         lines.append(f"| {e['k_in']} -> {e['k_out']} | {e['blocks']} | {_pct(e['speedup'])} | "
+                     f"{_pct(e.get('cpu_speedup', float('nan')))} | "
                      f"{_f(e['equations']['mean_cosine'])} | {_f(e['linear']['mean_cosine'])} | "
                      f"{_f(e['pca_mlp']['mean_cosine'])} | "
                      f"{_f(e['equations']['knn_agreement'], 3)} |")
