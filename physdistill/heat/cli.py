@@ -1,22 +1,16 @@
 """``physdistill heat``: train a heat-equation PINN, distil its solution and PDE, report.
 
 The parser imports no torch; the run imports :mod:`physdistill.heat.pipeline` when it starts.
+Pairs read like ``physdistill pde``'s (:func:`physdistill.pde.cli.pair_option`), so
+``--domain -1,1`` is a value.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 
-
-def _pair(text: str) -> tuple[float, float]:
-    parts = text.split(",")
-    try:
-        if len(parts) != 2:
-            raise ValueError
-        return float(parts[0]), float(parts[1])
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected two numbers 'a,b' (e.g. 0,1), got "
-                                         f"{text!r}") from None
+from physdistill.pde.cli import mode_options, pair_option
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,22 +21,21 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "recover the PDE from the network, and write a run folder (metrics.json, "
                     "report.md, PNG plots, checkpoint). --inverse learns alpha from "
                     "observations; --discover finds the PDE from noisy data without knowing it.")
+    # "-1,1" is a value: argparse's matcher for values that look like options
+    p._negative_number_matcher = re.compile(r"^-[^-]")
     g = p.add_argument_group("problem")
     g.add_argument("--alpha", type=float, default=0.4, help="diffusivity (default 0.4)")
     g.add_argument("--ic", default="sin(pi*x)",
                    help='initial condition in x (default "sin(pi*x)"), e.g. '
                         '"sin(pi*x)+0.5*sin(3*pi*x)"')
-    g.add_argument("--domain", type=_pair, default=(0.0, 1.0), metavar="X0,X1",
+    g.add_argument("--domain", type=pair_option(float), default=(0.0, 1.0), metavar="X0,X1",
                    help="space interval (default 0,1)")
     g.add_argument("--T", type=float, default=1.0, help="time horizon (default 1)")
-    g.add_argument("--bc", type=_pair, default=(0.0, 0.0), metavar="UL,UR",
+    g.add_argument("--bc", type=pair_option(float), default=(0.0, 0.0), metavar="UL,UR",
                    help="Dirichlet values at x0 and x1 (default 0,0)")
-    g = p.add_argument_group("mode")
-    mode = g.add_mutually_exclusive_group()
-    mode.add_argument("--inverse", action="store_true",
-                      help="learn alpha from --observations samples of the solution")
-    mode.add_argument("--discover", action="store_true",
-                      help="find the PDE from noisy observations (sparsity-regularised PINN)")
+    g = mode_options(p, inverse="learn alpha from --observations samples of the solution",
+                     discover="find the PDE from noisy observations (sparsity-regularised "
+                              "PINN)")
     g.add_argument("--observations", type=int, default=None,
                    help="observations (default 200 for --inverse, 1000 for --discover)")
     g.add_argument("--noise", type=float, default=None,

@@ -222,7 +222,8 @@ def discover(problem: HeatProblem, config: DiscoveryConfig | None = None,
     from tqdm.auto import tqdm
 
     from physdistill.heat.pde import format_pde
-    from physdistill.heat.train import rel_l2_on_grid, run_lbfgs
+    from physdistill.heat.train import rel_l2_on_grid
+    from physdistill.pde.train import run_lbfgs
 
     torch.manual_seed(config.seed)
     device = resolve_device(config.device)

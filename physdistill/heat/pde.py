@@ -29,6 +29,7 @@ import numpy as np
 from physdistill.errors import PhysDistillError
 from physdistill.heat.library import TermLibrary, default_library
 from physdistill.heat.problem import HeatProblem
+from physdistill.pde.library import canonical_terms
 from physdistill.pde.sparse import condition_number, term_dependencies, term_text
 from physdistill.symbolic import SRConfig
 
@@ -141,7 +142,7 @@ def network_fields(model: Any, problem: HeatProblem, n_points: int = 4000, seed:
     """
     import torch
 
-    from physdistill.heat.pinn import autograd_derivatives
+    from physdistill.pde.model import derivatives as autograd_derivatives
 
     rng = np.random.default_rng(seed)
     x = rng.uniform(*problem.domain, n_points)
@@ -277,46 +278,13 @@ def discover_pde(model: Any, problem: HeatProblem, library: TermLibrary | None =
 # 2. symbolic regression
 
 
-def _monomial_terms(expr: Any) -> dict[str, float] | None:
-    """Split a polynomial sympy expression in the field symbols into library-term names."""
-    import sympy as sp
-
-    syms = {s.name: s for s in expr.free_symbols}
-    order = [n for n in ("u", "u_x", "u_xx", "u_xxx") if n in syms]
-    gens = [syms[n] for n in order]
-    expanded = sp.expand(expr)
-    if not gens:
-        return {"1": float(expanded)} if expanded.is_Number else None
-    try:
-        poly = sp.Poly(expanded, *gens)
-    except sp.PolynomialError:
-        return None
-    out: dict[str, float] = {}
-    for powers, coeff in poly.terms():
-        if not coeff.is_Number:
-            return None
-        factors = []
-        for n, p in zip(order, powers):
-            factors += [n] * int(p)
-        if not factors:
-            key = "1"
-        elif len(set(factors)) == 1 and len(factors) > 1:
-            key = f"{factors[0]}^{len(factors)}"
-        else:
-            key = "*".join(factors)
-        out[key] = out.get(key, 0.0) + float(coeff)
-    return out
-
-
 def _term_column(name: str, fields: dict[str, np.ndarray]) -> np.ndarray:
-    if name == "1":
-        return np.ones_like(fields["u"])
-    if "^" in name:
-        f, p = name.split("^")
-        return fields[f] ** int(p)
     out = np.ones_like(fields["u"])
-    for f in name.split("*"):
-        out = out * fields[f]
+    if name == "1":
+        return out
+    for factor in name.split("*"):  # "u^2*u_x": factors with optional powers
+        base, _, power = factor.partition("^")
+        out = out * fields[base] ** int(power or 1)
     return out
 
 
@@ -340,7 +308,7 @@ def discover_pde_sr(model: Any, problem: HeatProblem, config: PDEConfig | None =
     X = np.stack([fields[n] for n in inputs], 1)
     front = regress(X, fields["u_t"], names=inputs, config=config.sr)
     expr = front.expression
-    terms = _monomial_terms(expr.sympy())
+    terms = canonical_terms(expr.sympy())
     extra = {"sr_expression": f"u_t = {expr.text(6)}", "front": front}
     if terms is None:  # not a polynomial in the fields: report as is
         return PDEResult("symbolic-regression", {}, None, False, None, problem.alpha, None,

@@ -234,7 +234,7 @@ def _pinn_plots(run: Any, model: Any, problem: HeatProblem, solution: dict[str, 
         terms["total (weighted)"] = history["loss"]
     out["loss"] = plots.curves_vs_step(history["step"], terms, run.file("loss.png"),
                                        "PINN training: mean squared residuals", marks=marks)
-    if model.config.learn_alpha:
+    if model.heat_config.learn_alpha:
         out["alpha"] = plots.curves_vs_step(history["step"], {"alpha": history["alpha"]},
                                             run.file("alpha.png"), "learned alpha", "alpha",
                                             logy=False, truth=problem.alpha)
@@ -257,7 +257,7 @@ def _pde_residual_plot(run: Any, model: Any, problem: HeatProblem, X: np.ndarray
 
     from physdistill import plots
     from physdistill.heat.pde import _term_column, format_pde
-    from physdistill.heat.pinn import autograd_derivatives
+    from physdistill.pde.model import derivatives as autograd_derivatives
 
     p = next(model.parameters())
     xt = torch.as_tensor(np.stack([X.ravel(), T.ravel()], 1), dtype=p.dtype, device=p.device)

@@ -19,6 +19,7 @@ the reference solution and point sampling:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from functools import cached_property
@@ -28,22 +29,13 @@ import numpy as np
 import sympy
 
 from physdistill.errors import PhysDistillError
+from physdistill.pde.equation import check_value
 
 #: the variable of the initial condition
 XSYM = sympy.Symbol("x")
 #: sine-series detection: transform size, and the most modes accepted as a "finite" series
 _DST_SIZE = 2047
 _MAX_MODES = 64
-
-
-def _finite(name: str, value: Any) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise PhysDistillError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(v):
-        raise PhysDistillError(f"{name} must be finite, got {value!r}")
-    return v
 
 
 @dataclass(frozen=True)
@@ -71,29 +63,20 @@ class HeatProblem:
     bc: tuple[float, float] = (0.0, 0.0)
 
     def __post_init__(self) -> None:
-        alpha = _finite("alpha", self.alpha)
+        alpha = check_value("alpha", self.alpha)
         if alpha <= 0:
             raise PhysDistillError(f"alpha must be > 0 (a diffusivity), got {self.alpha!r}")
         try:
-            x0, x1 = (_finite("domain bound", v) for v in self.domain)
-        except (TypeError, ValueError):
-            raise PhysDistillError(f"domain must be two numbers (x0, x1), got {self.domain!r}") \
-                from None
-        if not x0 < x1:
-            raise PhysDistillError(f"domain must satisfy x0 < x1, got {self.domain!r}; "
-                                   "e.g. --domain 0,1")
-        T = _finite("T", self.T)
-        if T <= 0:
-            raise PhysDistillError(f"T (the time horizon) must be > 0, got {self.T!r}")
-        try:
-            ul, ur = (_finite("boundary value", v) for v in self.bc)
+            ul, ur = (check_value("boundary value", v) for v in self.bc)
         except (TypeError, ValueError):
             raise PhysDistillError(f"bc must be two numbers (u_left, u_right), got {self.bc!r}") \
                 from None
         object.__setattr__(self, "alpha", alpha)
-        object.__setattr__(self, "domain", (x0, x1))
-        object.__setattr__(self, "T", T)
         object.__setattr__(self, "bc", (ul, ur))
+        pde = self._pde  # checks the domain, the horizon and the IC formula
+        object.__setattr__(self, "domain", pde.domain)
+        object.__setattr__(self, "T", pde.T)
+        x0, x1 = pde.domain
         with np.errstate(all="ignore"):
             values = self.u0(np.linspace(x0, x1, 257))
         if not np.all(np.isfinite(values)):
@@ -101,26 +84,37 @@ class HeatProblem:
                                    f"[{x0}, {x1}]")
 
     # -- the formula ---------------------------------------------------------------------------
-    @property
-    def length(self) -> float:
-        return self.domain[1] - self.domain[0]
+    def as_pde(self, learn_alpha: bool = False) -> Any:
+        """This problem in the general machinery: a
+        :class:`~physdistill.pde.problem.PDEProblem` ``u_t = alpha*u_xx`` with Dirichlet values
+        ``bc`` (``alpha`` learned when ``learn_alpha``)."""
+        return self._pde_learned if learn_alpha else self._pde
 
     @cached_property
+    def _pde(self) -> Any:
+        from physdistill.pde.problem import PDEProblem
+
+        return PDEProblem("u_t = alpha*u_xx", ic=self.ic, domain=self.domain, T=self.T,
+                          bc="dirichlet", bc_values=self.bc, coefficients={"alpha": self.alpha},
+                          name="heat")
+
+    @cached_property
+    def _pde_learned(self) -> Any:
+        return dataclasses.replace(self._pde, learn=("alpha",))
+
+    @property
+    def length(self) -> float:
+        return self._pde.length
+
+    @property
     def ic_expr(self) -> sympy.Expr:
         """The initial condition as a sympy expression in :data:`XSYM`."""
-        from physdistill.symbolic import parse_expression
-
-        return parse_expression(self.ic, ["x"], what="initial condition")
+        return self._pde.ic_expr
 
     def u0(self, x: Any) -> np.ndarray:
         """:math:`u_0(x)` on a numpy array (any shape)."""
         x = np.asarray(x, dtype=float)
-        return np.broadcast_to(self._u0_fn(x), x.shape).astype(float)
-
-    @cached_property
-    def _u0_fn(self) -> Any:
-        # lambdify prints the whitelisted sympy tree as numpy code; it never sees user text
-        return sympy.lambdify([XSYM], self.ic_expr, modules="numpy")
+        return np.broadcast_to(self._pde.u0(x), x.shape).astype(float)
 
     def steady(self, x: Any) -> np.ndarray:
         """The linear steady state :math:`s(x)` matching the boundary values."""
@@ -274,7 +268,7 @@ class HeatProblem:
         n = int(n)
         if n < 1:
             raise PhysDistillError(f"the number of observations must be >= 1, got {n}")
-        noise = _finite("noise", noise)
+        noise = check_value("noise", noise)
         if noise < 0:
             raise PhysDistillError(f"noise must be >= 0 (e.g. 0.01 for 1%), got {noise}")
         rng = np.random.default_rng(seed)

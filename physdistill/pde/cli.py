@@ -15,7 +15,8 @@ import re
 from physdistill.errors import PhysDistillError
 
 
-def _pair(kind: type) -> object:
+def pair_option(kind: type) -> object:
+    """An argparse type for ``'a,b'`` (two ``kind`` values)."""
     def parse(text: str) -> tuple:
         parts = text.split(",")
         try:
@@ -40,6 +41,16 @@ def _coef(text: str) -> tuple[str, float]:
                                          f"{text!r}") from None
 
 
+def mode_options(p: argparse.ArgumentParser, inverse: str, discover: str
+                 ) -> argparse._ArgumentGroup:
+    """The "mode" group of a PINN command: ``--inverse`` or ``--discover`` (neither: forward)."""
+    g = p.add_argument_group("mode")
+    mode = g.add_mutually_exclusive_group()
+    mode.add_argument("--inverse", action="store_true", help=inverse)
+    mode.add_argument("--discover", action="store_true", help=discover)
+    return g
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "pde", help="PINN for any 1-D evolution PDE; PDE discovery from data",
@@ -54,19 +65,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(other problem options override its fields)")
     g.add_argument("--pde", default=None, help='the PDE, e.g. "u_t = -u*u_x + nu*u_xx"')
     g.add_argument("--ic", default=None, help='initial condition in x, e.g. "-sin(pi*x)"')
-    g.add_argument("--domain", type=_pair(float), default=None, metavar="X0,X1")
+    g.add_argument("--domain", type=pair_option(float), default=None, metavar="X0,X1")
     g.add_argument("--T", type=float, default=None, help="time horizon")
     g.add_argument("--bc", choices=("periodic", "dirichlet", "neumann"), default=None)
-    g.add_argument("--bc-values", type=_pair(float), default=None, metavar="G0,G1",
+    g.add_argument("--bc-values", type=pair_option(float), default=None, metavar="G0,G1",
                    help="Dirichlet values or Neumann slopes at x0, x1 (default 0,0)")
     g.add_argument("--coef", type=_coef, action="append", default=[], metavar="NAME=VALUE",
                    help="a coefficient value (repeatable), e.g. --coef nu=0.1")
-    g = p.add_argument_group("mode")
-    mode = g.add_mutually_exclusive_group()
-    mode.add_argument("--inverse", action="store_true",
-                      help="learn the coefficients named by --learn from observations")
-    mode.add_argument("--discover", action="store_true",
-                      help="discover the PDE from data (simulated from the problem, or --data)")
+    g = mode_options(p, inverse="learn the coefficients named by --learn from observations",
+                     discover="discover the PDE from data (simulated from the problem, or "
+                              "--data)")
     g.add_argument("--learn", nargs="+", default=[], metavar="NAME",
                    help="coefficients to learn (--inverse)")
     g.add_argument("--data", default=None, metavar="FILE",
@@ -76,7 +84,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="Gaussian noise relative to std(u) added to observations (default 0)")
     g.add_argument("--observations", type=int, default=200,
                    help="observations of an inverse run (default 200)")
-    g.add_argument("--grid", type=_pair(int), default=None, metavar="NX,NT",
+    g.add_argument("--grid", type=pair_option(int), default=None, metavar="NX,NT",
                    help="grid of simulated discovery data (default: the example's, or 256,101)")
     g = p.add_argument_group("PINN training")
     g.add_argument("--adam-steps", type=int, default=1000)

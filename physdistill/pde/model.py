@@ -32,6 +32,14 @@ from physdistill.errors import PhysDistillError
 from physdistill.pde.equation import FIELDS, MAX_ORDER
 
 
+def pairs(value: Any, what: str, shape: str) -> dict[Any, Any]:
+    """``dict(value)`` of a config field given as pairs, or one error naming the field."""
+    try:
+        return dict(value)
+    except (TypeError, ValueError):
+        raise PhysDistillError(f"{what} must be pairs {shape}, got {value!r}") from None
+
+
 @dataclass(frozen=True)
 class NetConfig:
     """Network settings.
@@ -59,10 +67,13 @@ class NetConfig:
         if self.hard not in ("auto", "on", "off"):
             raise PhysDistillError(f"NetConfig.hard must be 'auto', 'on' or 'off', got "
                                    f"{self.hard!r}")
-        for k, v in dict(self.coef_init).items():
+        init = pairs(self.coef_init, "NetConfig.coef_init", "(name, start)")
+        for k, v in init.items():
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                 raise PhysDistillError(f"NetConfig.coef_init[{k!r}] must be a finite number, "
                                        f"got {v!r}")
+        # pairs as tuples, so a config read back from JSON compares equal
+        object.__setattr__(self, "coef_init", tuple((str(k), v) for k, v in init.items()))
 
 
 class MLP(nn.Module):

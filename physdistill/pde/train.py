@@ -12,6 +12,11 @@ enforces (:mod:`physdistill.pde.model`) are left out; the observation term exist
 observations are given (inverse runs, which learn the coefficients in ``problem.learn``; their
 values are recorded at every Adam step and after every L-BFGS chunk).
 
+**Loss balancing**: fixed weights, or ``balance="gradnorm"`` (Wang et al. 2021): every 100
+Adam steps each weight moves 10 % of the way towards :math:`\bar g / g_k`, :math:`g_k` the norm
+of the gradient of term :math:`k` with respect to the network weights and :math:`\bar g` their
+mean; L-BFGS keeps the last weights.
+
 **Residual-based resampling** (RAR-D, Wu et al. 2023), Adam phase only: every
 ``resample_every`` steps the collocation set is redrawn from a pool of ``resample_pool`` times as
 many Halton points with probability :math:`\propto r^2/\overline{r^2} + 1`. L-BFGS then runs
@@ -39,7 +44,7 @@ import torch
 from physdistill.checkpoints import CHECKPOINT, load_checkpoint, save_checkpoint
 from physdistill.devices import resolve_device
 from physdistill.errors import PhysDistillError
-from physdistill.pde.model import PINN, NetConfig, derivatives, residual
+from physdistill.pde.model import PINN, NetConfig, derivatives, pairs, residual
 from physdistill.pde.problem import PDEProblem, relative_l2
 
 LOSS_TERMS = ("pde", "ic", "bc", "obs")
@@ -58,6 +63,7 @@ class TrainConfig:
         resample_every: RAR-D period in Adam steps (default 0: off); resample_pool: pool size
             as a multiple of ``n_domain`` (default 4).
         weights: ``(("obs", 10.0), ...)``; missing terms weigh 1.
+        balance: ``"fixed"`` (default) or ``"gradnorm"`` (module docstring).
         seed, device, log_every, progress, checkpoint_every: bookkeeping.
     """
 
@@ -73,6 +79,7 @@ class TrainConfig:
     resample_every: int = 0
     resample_pool: int = 4
     weights: tuple[tuple[str, float], ...] = ()
+    balance: str = "fixed"
     seed: int = 0
     device: str = "auto"
     log_every: int = 50
@@ -88,14 +95,20 @@ class TrainConfig:
             if isinstance(v, bool) or not isinstance(v, int) or v < low:
                 raise PhysDistillError(f"TrainConfig.{name} must be an integer >= {low}, got "
                                        f"{v!r}")
+        if self.adam_steps == 0 and self.lbfgs_steps == 0:
+            raise PhysDistillError("TrainConfig has no training steps (adam_steps and "
+                                   "lbfgs_steps are both 0); give at least one, e.g. "
+                                   "--adam-steps 1000")
         for name, lo, hi in (("adam_lr", 0, math.inf), ("adam_decay", 0, 1)):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo < v <= hi:
                 raise PhysDistillError(f"TrainConfig.{name} must be in ({lo}, {hi}], got {v!r}")
-        if self.dtype not in ("float64", "float32"):
-            raise PhysDistillError(f"TrainConfig.dtype must be 'float64' or 'float32', got "
-                                   f"{self.dtype!r}")
-        for k, v in dict(self.weights).items():
+        for name, choices in (("dtype", ("float64", "float32")),
+                              ("balance", ("fixed", "gradnorm"))):
+            if getattr(self, name) not in choices:
+                raise PhysDistillError(f"TrainConfig.{name} must be one of {choices}, got "
+                                       f"{getattr(self, name)!r}")
+        for k, v in pairs(self.weights, "TrainConfig.weights", "(term, weight)").items():
             if k not in LOSS_TERMS or isinstance(v, bool) or not isinstance(v, (int, float)) \
                     or not v >= 0:
                 raise PhysDistillError(f"TrainConfig.weights: bad entry {k!r}={v!r}; keys are "
@@ -160,6 +173,18 @@ class _Losses:
     def total(self, parts: dict[str, torch.Tensor]) -> torch.Tensor:
         return sum(self.weights[k] * v for k, v in parts.items())
 
+    def rebalance(self, parts: dict[str, torch.Tensor]) -> None:
+        """Move each weight 10 % towards mean-gradient-norm / own-gradient-norm."""
+        params = list(self.model.net.parameters())
+        norms = {}
+        for k, v in parts.items():
+            g = torch.autograd.grad(v, params, retain_graph=True, allow_unused=True)
+            norms[k] = float(torch.sqrt(sum((gi * gi).sum() for gi in g if gi is not None)))
+        mean = sum(norms.values()) / len(norms)
+        for k, n in norms.items():
+            if n > 0:
+                self.weights[k] = 0.9 * self.weights[k] + 0.1 * mean / n
+
     def resample(self) -> None:
         """RAR-D: redraw the collocation set with probability ~ r^2/mean(r^2) + 1."""
         n = self.cfg.n_domain
@@ -177,11 +202,14 @@ def train(problem: PDEProblem, net_config: NetConfig | None = None,
           config: TrainConfig | None = None,
           observations: tuple[np.ndarray, np.ndarray] | None = None,
           out: str | Path | None = None, resume: bool = False,
-          callback: Callable[[int, str, PINN], bool | None] | None = None) -> TrainResult:
+          callback: Callable[[int, str, PINN], bool | None] | None = None,
+          model: PINN | None = None) -> TrainResult:
     """Train a PINN on ``problem``: Adam (with optional resampling), then L-BFGS.
 
     Args:
         problem: the problem; net_config, config: settings.
+        model: a network of ``problem`` to train instead of a new ``PINN(problem,
+            net_config)`` (a preset's subclass, e.g. the heat PINN).
         observations: ``(xt (n, 2), u (n,))``; required when ``problem.learn`` is not empty.
         out: checkpoint folder (none written without it); resume: continue from it.
         callback: ``callback(step, phase, model)`` after each logged step (clock paused);
@@ -196,7 +224,8 @@ def train(problem: PDEProblem, net_config: NetConfig | None = None,
 
     torch.manual_seed(config.seed)
     device = resolve_device(config.device)
-    model = PINN(problem, net_config).to(device=device, dtype=config.torch_dtype)
+    model = (model if model is not None else PINN(problem, net_config)).to(
+        device=device, dtype=config.torch_dtype)
     losses = _Losses(problem, model, config, observations, device)
     history: dict[str, list[float]] = {k: [] for k in ("step", "loss", *losses.points)}
     coefs: dict[str, list[float]] = {"step": [], **{c: [] for c in problem.learn}}
@@ -260,6 +289,8 @@ def train(problem: PDEProblem, net_config: NetConfig | None = None,
             if config.resample_every and step and step % config.resample_every == 0:
                 losses.resample()
             parts = losses()
+            if config.balance == "gradnorm" and step % 100 == 0 and len(parts) > 1:
+                losses.rebalance(parts)
             total = losses.total(parts)
             opt.zero_grad(set_to_none=True)
             total.backward()

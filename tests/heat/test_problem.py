@@ -31,7 +31,7 @@ def test_bad_initial_conditions_raise_one_clear_error(ic, fragment):
     ({"alpha": 0}, "alpha must be > 0"),
     ({"alpha": float("nan")}, "alpha must be finite"),
     ({"domain": (1, 0)}, "x0 < x1"),
-    ({"T": -1}, "T (the time horizon) must be > 0"),
+    ({"T": -1}, "T (the horizon) must be > 0"),
     ({"bc": (0,)}, "bc must be two numbers"),
 ])
 def test_bad_fields_raise(kwargs, fragment):

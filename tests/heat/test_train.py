@@ -62,7 +62,7 @@ def test_checkpoint_round_trip(tmp_path):
                    observations=p.observations(20))
     save_checkpoint(tmp_path, result, TINY)
     model, meta = load_checkpoint(tmp_path)
-    assert model.problem == p and model.config == result.model.config
+    assert model.heat_problem == p and model.heat_config == result.model.heat_config
     assert model.alpha_value() == result.model.alpha_value()
     X, T = p.grid(9, 7)
     assert (predict(model, X, T) == predict(result.model, X, T)).all()
@@ -84,7 +84,7 @@ def test_corrupt_or_foreign_checkpoints(tmp_path):
 
 @pytest.mark.parametrize("kwargs, fragment", [
     ({"adam_steps": -1}, "adam_steps must be an integer >= 0"),
-    ({"adam_lr": 0}, "adam_lr must be > 0"),
+    ({"adam_lr": 0}, r"adam_lr must be in \(0, inf\]"),
     ({"dtype": "float16"}, "dtype must be one of"),
     ({"weights": (("pde", -1.0),)}, "bad entry 'pde'=-1.0"),
     ({"weights": (("physics", 1.0),)}, "bad entry 'physics'"),
