@@ -130,3 +130,29 @@ def test_separable_and_sign_factors_are_found_without_a_law():
     assert separable_factor(e["a"] * h + e["b"], sc) is None  # not a product
     assert set(sign_factors(q1 * q2 * h, sc)) == {"q1", "q2"}
     assert sign_factors(h, sc) == ()
+
+
+def test_the_magnitude_is_regressed_when_the_norm_is_named():
+    """``norm="x"`` regresses ``f = s |d|``: the softened inverse square ``a b / (x + eps)**2``
+    is found as that short magnitude, and each channel's equation is ``f (A d)_j / x + c_j``."""
+    e = edges()
+    f = 1.7 * e["a"] * e["b"] / (e["x"] + 0.01) ** 2
+    m = (f[:, None] * e["d"] / e["x"][:, None]) @ MAP.T + OFFSET
+    sr = SRConfig(operators=("+", "-", "*", "/", "square"), time_limit_s=20,
+                  max_evaluations=200_000, restarts=2, stop_loss=1e-20, seed=0)
+    fit = fit_central(m, e["d"], {k: e[k] for k in ("x", "a", "b")}, direction_names=["u", "v"],
+                      norm="x", sr=sr)
+    assert fit.central and fit.meta["regressed"] == "s*x"
+    env = {"u": e["d"][:, 0], "v": e["d"][:, 1], **{k: e[k] for k in ("x", "a", "b")}}
+    for j, front in enumerate(fit.fronts):
+        pred = front.expression.evaluate(env)
+        assert np.max(np.abs(pred - m[:, j])) < 1e-6 * np.max(np.abs(m[:, j]))
+
+
+def test_the_norm_must_be_a_scalar_equal_to_the_length_of_the_directions():
+    e = edges(n=400)
+    m = (e["d"] / e["x"][:, None]) @ MAP.T
+    with pytest.raises(PhysDistillError, match="not one of the scalars"):
+        fit_central(m, e["d"], {"x": e["x"]}, direction_names=["u", "v"], norm="r")
+    with pytest.raises(PhysDistillError, match="not the length"):
+        fit_central(m, e["d"], {"x": e["x"], "a": e["a"]}, direction_names=["u", "v"], norm="a")

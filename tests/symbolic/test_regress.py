@@ -107,7 +107,37 @@ def test_restarts_pool_the_fronts_of_independent_searches(seed, seeds):
     assert [str(c.expression) for c in pooled.candidates] == ["x0", "x0*x1"]
 
 
+class _FormsBySeed(SRBackend):
+    """Seeds 0 and 2 find ``x0*x1``, seed 1 only ``x0``."""
+
+    name = "forms-by-seed"
+    operator_map = {"+": "+", "-": "-", "*": "*", "/": "/"}
+
+    def __init__(self):
+        self.seeds = []
+
+    def _search(self, X, y, names, config, sample_weight):
+        self.seeds.append(config.seed)
+        return ["x0"] if config.seed == 1 else ["x0", "x0*x1"]
+
+
+def test_restarts_end_once_two_chose_the_same_function():
+    """``stop_agree=2``: seeds 0 and 2 agree on ``x0*x1`` (seed 1 disagrees), so the fourth
+    search never runs; without it all four run."""
+    X = np.random.default_rng(5).uniform(0.5, 2.0, (200, 2))
+    y = X[:, 0] * X[:, 1] + 0.01 * np.random.default_rng(6).normal(size=200)
+    engine = _FormsBySeed()
+    front = regress(X, y, backend=engine, seed=0, restarts=4, stop_agree=2)
+    assert engine.seeds == [0, 1, 2]
+    assert front.meta["searches"] == 3 and front.meta["agreed"] is True
+    assert str(front.expression) == "x0*x1"
+    engine = _FormsBySeed()
+    regress(X, y, backend=engine, seed=0, restarts=4)
+    assert engine.seeds == [0, 1, 2, 3]
+
+
 @pytest.mark.parametrize("kwargs, match", [
+    (dict(X=np.ones((5, 2)), y=np.ones(5), stop_agree=1), "stop_agree must be an integer >= 2"),
     (dict(X=np.ones((5, 2)), y=np.ones(5), restarts=0), "restarts must be an integer >= 1"),
     (dict(X=np.ones((5, 2)), y=np.ones(5), trim=0.5), r"trim must be a fraction in \[0, 0.5\)"),
     (dict(X=[[1.0, np.nan]] * 5, y=[1.0] * 5), "non-finite values"),
