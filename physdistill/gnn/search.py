@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from physdistill.symbolic.central import fit_central
+from physdistill.symbolic.central import find_norm, fit_central
 from physdistill.symbolic.config import SRConfig
 from physdistill.symbolic.front import ParetoFront
 from physdistill.symbolic.regress import regress_columns
@@ -24,7 +24,9 @@ def search_channels(messages: np.ndarray, values: Mapping[str, np.ndarray],
 
     With ``directions`` (the displacement features) and at least as many channels as
     directions, :func:`~physdistill.symbolic.central.fit_central` is tried on the scalars (the
-    other features); messages it finds not central are searched channel by channel.
+    other features), regressing the magnitude ``s |d|`` when a feature is the length of the
+    directions (:func:`~physdistill.symbolic.central.find_norm`); messages it finds not
+    central are searched channel by channel.
 
     Returns:
         The fronts, and a record of what was done (``path``: ``"central"`` or
@@ -36,7 +38,7 @@ def search_channels(messages: np.ndarray, values: Mapping[str, np.ndarray],
     if directions and messages.shape[1] >= len(directions) and scalars:
         d = np.column_stack([values[n] for n in directions])
         fit = fit_central(messages, d, scalars, direction_names=list(directions),
-                          config=options.central, sr=options.scalar_config or config,
+                          norm=find_norm(d, scalars), config=options.central, sr=options.scalar_config or config,
                           rule=options.rule, factor=options.factor, backend=options.backend)
         info = {"centrality": fit.score, "centrality_all": fit.alignment.score_all,
                 "central": fit.central, "min_centrality": fit.meta["min_score"]}

@@ -313,6 +313,18 @@ def _with_reciprocal(front: ParetoFront, X: np.ndarray, y: np.ndarray, names: li
                        backend=front.backend, meta=meta)
 
 
+def find_norm(directions: Any, scalars: Mapping[str, Any]) -> str | None:
+    """The name of the first scalar that equals ``|d|`` on every edge (the ``norm`` of
+    :func:`fit_central`), or ``None``."""
+    d = np.asarray(directions, np.float64)
+    size = np.linalg.norm(d, axis=1)
+    for name, v in scalars.items():
+        v = np.asarray(v, np.float64).reshape(-1)
+        if v.shape == size.shape and np.allclose(v, size, rtol=1e-6, atol=1e-12):
+            return name
+    return None
+
+
 def fit_central(messages: Any, directions: Any, scalars: Mapping[str, Any], *,
                 direction_names: Sequence[str], norm: str | None = None,
                 config: CentralConfig | None = None, sr: SRConfig | None = None,
