@@ -52,14 +52,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cases", nargs="+", default=list(CASES), help="name:noise")
     ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="network, noise and bootstrap seed")
+    ap.add_argument("--fit-lbfgs", type=int, default=DiscoveryConfig().fit_lbfgs)
     ap.add_argument("--header", action=argparse.BooleanOptionalAction, default=True)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    cfg = DiscoveryConfig(seed=args.seed)
+    cfg = DiscoveryConfig(seed=args.seed, fit_lbfgs=args.fit_lbfgs)
     if args.header:
         print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch "
-              f"{torch.__version__}, {args.threads} thread(s); DiscoveryConfig defaults (fit "
+              f"{torch.__version__}, {args.threads} thread(s), seed {args.seed}; DiscoveryConfig (fit "
               f"{cfg.fit_adam} Adam + {cfg.fit_lbfgs} L-BFGS, refine {cfg.physics_steps}, "
               f"{cfg.weak})")
         print("| case | noise | method | discovered | support | max coef. error | seconds |")
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
                 text, t = found.fit.text(6), found.truth
             sec = time.perf_counter() - start
             err = t["max_rel_error"]
-            print(f"| {name} | {noise:g} | {LABELS[method]} | `{text}` | "
+            print(f"| {name} | {noise:g} | {LABELS[method]} (seed {args.seed}) | `{text}` | "
                   f"{'yes' if t['support_correct'] else 'no'} | "
                   f"{'-' if err is None else f'{100 * err:.3f} %'} | {sec:.1f} |", flush=True)
     return 0

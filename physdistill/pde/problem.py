@@ -160,7 +160,8 @@ class PDEProblem:
         if method == "halton":
             from scipy.stats import qmc
 
-            s = qmc.Halton(2, scramble=True, seed=rng).random(n)
+            seed = int(rng.integers(0, 2**31 - 1))  # as the heat problem draws its points
+            s = qmc.Halton(2, scramble=True, seed=seed).random(n)
         else:
             s = rng.random((n, 2))
         x0, x1 = self.domain

@@ -122,10 +122,10 @@ def weak_parts(name: str) -> list[Part] | None:
         return [(1.0, 0, 0, lambda f, q=p + 1: f["u"] ** q)]
     if p == 0:
         return [(float((-1) ** k), k, 0, lambda f: f["u"])]
-    up1 = lambda f, q=p + 1: f["u"] ** q  # noqa: E731
+    up1 = lambda f, q=p + 1: f["u"] ** q
     if k == 1:
         return [(-1.0 / (p + 1), 1, 0, up1)]
-    ux2 = lambda f, q=p - 1: f["u"] ** q * f["u_x"] ** 2  # noqa: E731
+    ux2 = lambda f, q=p - 1: f["u"] ** q * f["u_x"] ** 2
     if k == 2:
         return [(1.0 / (p + 1), 2, 0, up1), (-float(p), 0, 0, ux2)]
     if k == 3:

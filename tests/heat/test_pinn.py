@@ -9,8 +9,8 @@ import torch
 
 from physdistill.errors import PhysDistillError
 from physdistill.heat.pinn import HeatPINN, ModelConfig
-from physdistill.pde.model import derivatives as autograd_derivatives
 from physdistill.heat.problem import HeatProblem
+from physdistill.pde.model import derivatives as autograd_derivatives
 
 
 def test_hard_constraint_meets_ic_and_bc_exactly():

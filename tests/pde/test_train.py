@@ -27,7 +27,7 @@ def test_forward_heat_trains_to_a_small_error():
 def test_inverse_learns_the_coefficient_and_logs_it_every_step():
     p = PDEProblem("u_t = alpha*u_xx", HEAT.ic, (0, 1), 1.0, "dirichlet",
                    coefficients={"alpha": 0.2}, learn=("alpha",))
-    r = train(p, NetConfig(), TrainConfig(adam_steps=150, lbfgs_steps=300, **FAST),
+    r = train(p, NetConfig(), TrainConfig(adam_steps=150, lbfgs_steps=600, **FAST),
               observations=p.observations(200))
     c = r.coefficients
     assert c["step"][:3] == [1, 2, 3] and len(c["alpha"]) == len(c["step"]) > 150
