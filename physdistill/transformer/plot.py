@@ -51,7 +51,7 @@ def tradeoff(curve: list[dict[str, Any]], path: str | Path, *, target_cosine: fl
                   ymin=max(0.0, min(1.0, (target_cosine - ylo) / (yhi - ylo or 1))),
                   color=COLORS["green"], alpha=0.08, label="target region")
     right.set_xlim(min(lo, 0), max(hi, 100 * target_speedup + 1))
-    right.set(xlabel="throughput gain over the original (%)",
+    right.set(xlabel="throughput gain over the original (%, wall clock)",
               ylabel="mean cosine similarity (equations)",
               title="trade-off (labels: blocks replaced)")
     right.legend(fontsize=7)
