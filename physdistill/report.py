@@ -13,7 +13,8 @@ import importlib
 #: run kind -> "module:function" taking a RunFolder and returning the metrics
 WRITERS = {"nbody": "physdistill.nbody.report:write_report",
            "heat": "physdistill.report:heat_report",
-           "gnn": "physdistill.gnn.report:write_report"}
+           "gnn": "physdistill.gnn.report:write_report",
+           "transformer": "physdistill.transformer.report:rerender"}
 
 
 def heat_report(run):
