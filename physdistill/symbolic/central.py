@@ -75,13 +75,11 @@ class CentralConfig:
             function of one scalar alone to this R^2 (:func:`~physdistill.symbolic.
             scalar_shape.separable_factor`), that one-variable function is searched instead
             (``m1 m2 h(r)`` as ``h(r)``); 1 turns the test off.
-        reciprocal: when the search of ``s`` does not fit to ``sr.stop_loss``, also search
-            ``1 / s`` and pool the reciprocals of its candidates (scored on ``s``): a softened
-            inverse power ``1/(r (r + eps)**2)`` is the polynomial ``r (r + eps)**2`` there,
-            which the search finds where the loss of ``s`` cannot tell it from
-            ``1/(r**2 (r + 2 eps))``. ``None`` (default): only when ``s`` itself is regressed;
-            the magnitude ``f = s |d|`` (``fit_central(norm=...)``) is short without it
-            (``1/(r + eps)**2``).
+        reciprocal: when the search of the scalar does not fit to ``sr.stop_loss``, also
+            search its reciprocal and pool the reciprocals of those candidates (scored on the
+            scalar): a softened inverse power is a polynomial there (``(r + eps)**2`` for the
+            magnitude ``1/(r + eps)**2``, which the direct search confuses with the alias
+            ``1/(r (r + 2 eps))`` once the close encounters are trimmed).
     """
 
     trim: float = 0.1
@@ -89,7 +87,7 @@ class CentralConfig:
     min_score: float = CENTRAL_MIN
     step_tol: float = 1e-3
     min_step_fraction: float = 0.05
-    reciprocal: bool | None = None
+    reciprocal: bool = True
     separable_r2: float = 0.999
 
     def __post_init__(self) -> None:
@@ -398,8 +396,7 @@ def fit_central(messages: Any, directions: Any, scalars: Mapping[str, Any], *,
     scalar_front = regress(X, y, names, config=sr, rule=rule, factor=factor, backend=backend)
     var = float(np.var(y))
     stop = (sr.stop_loss or 0.0) * var
-    reciprocal = norm is None if config.reciprocal is None else config.reciprocal
-    if reciprocal and scalar_front.candidates[-1].loss > stop:
+    if config.reciprocal and scalar_front.candidates[-1].loss > stop:
         scalar_front = _with_reciprocal(scalar_front, X, y, names, sr, rule, factor, backend)
     env = {**cols, **{n: d[:, i] for i, n in enumerate(direction_names)}}
     all_names = [*direction_names, *cols]
