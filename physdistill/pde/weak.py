@@ -50,7 +50,7 @@ class WeakConfig:
     Args:
         n_x, n_t: test-function centres along x and t (default 32 x 16 = 512 equations).
         width_x, width_t: box half-widths as shares of the grid's x and t extent (default
-            0.1 and 0.25: wide enough that the test functions filter out the short-wave error
+            0.15 and 0.25: wide enough that the test functions filter out the short-wave error
             of a fitted network, ``benchmarks/pde_discovery.py``).
         degree: ``q`` of :math:`(1 - \\xi^2)^q` (default 8; derivatives up to order ``q - 1``
             vanish at the box edges).
@@ -60,7 +60,7 @@ class WeakConfig:
 
     n_x: int = 32
     n_t: int = 16
-    width_x: float = 0.1
+    width_x: float = 0.15
     width_t: float = 0.25
     degree: int = 8
     grid: tuple[int, int] = (512, 201)
