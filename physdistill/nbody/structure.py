@@ -60,7 +60,7 @@ def distill_structured(sm, messages: np.ndarray, variables: dict[str, np.ndarray
     base = sm.config if sm.config is not None else SRConfig()
     ops = tuple(dict.fromkeys(base.operators + CENTRAL_EXTRA_OPERATORS))
     sr = base.replace(operators=ops, stop_loss=SR_STOP_LOSS, stop_agree=SR_STOP_AGREE,
-                      n_threads=None)
+                      offset_variants=True, n_threads=None)
     d = np.column_stack([variables[n] for n in names])
     fit = fit_central(messages, d, {k: variables[k] for k in SCALARS}, direction_names=names,
                       norm="r", sr=sr, rule=sm.rule, factor=sm.factor, backend=sm.backend)

@@ -280,11 +280,24 @@ def channel_front(scalar_front: ParetoFront, messages: np.ndarray, directions: n
         loss = float(np.mean((pred - y) ** 2)) if np.isfinite(pred).all() else float("inf")
         items.append((full, loss))
         if i == scalar_front.chosen_index:
-            chosen = str(full)
+            chosen = (full, loss)
     front = build_front(items, float(np.var(y)), rule, factor=sel_factor,
                         backend=scalar_front.backend, meta={"structure": "central"})
-    # every channel takes the scalar the scalar's own front chose, when it is on this front
-    same = [i for i, c in enumerate(front.candidates) if str(c.expression) == chosen]
+    if chosen is None:
+        return front
+    # every channel takes the scalar the scalar's own front chose (the choice is made where
+    # the scalar is fitted, on the trimmed rows; on a channel's raw messages a network's
+    # worst edges could make a simpler, wrong scalar dominate it)
+    same = [i for i, c in enumerate(front.candidates) if str(c.expression) == str(chosen[0])]
+    if not same:  # leave out the simpler candidates that dominate the choice on this channel
+        c0, l0 = chosen[0].complexity, chosen[1]
+        front = build_front([(e, loss) for e, loss in items if e is chosen[0]
+                             or e.complexity > c0 or (e.complexity < c0 and loss > l0)],
+                            float(np.var(y)), rule,
+                            factor=sel_factor, backend=scalar_front.backend,
+                            meta={"structure": "central", "dominated_choice": True})
+        same = [i for i, c in enumerate(front.candidates)
+                if str(c.expression) == str(chosen[0])]
     return replace(front, chosen_index=same[0]) if same else front
 
 

@@ -77,6 +77,10 @@ class SRConfig:
             (the same complexity, predictions equal to 0.1 % of the target's RMS) on their
             own fronts (``None``: run them all). Searches from independent seeds that settle
             on one form have found what this budget finds; disagreeing ones go on.
+        offset_variants: also put each candidate less its additive constant (the other
+            constants refitted) on the front, for the selection rule to weigh. A search on
+            a network's output keeps small constants that fit its errors, and its Pareto
+            front then often lacks the same form without them.
     """
 
     operators: tuple[str, ...] = BASE_OPERATORS
@@ -94,6 +98,7 @@ class SRConfig:
     restarts: int = 1
     stop_loss: float | None = None
     stop_agree: int | None = None
+    offset_variants: bool = False
 
     def __post_init__(self) -> None:
         ops = self.operators

@@ -142,6 +142,31 @@ class _Cleaner:
                     e, loss = t, new
         return Expression(e, self.names), loss
 
+    def without_offset(self, expr: Expression) -> tuple[Expression, float] | None:
+        """``expr`` less its additive constant, the other constants refitted, or ``None``
+        when it has none (:attr:`SRConfig.offset_variants`)."""
+        e = expr.sympy()
+        if not e.is_Add:
+            return None
+        offsets = [t for t in e.args if t.is_Number]
+        if not offsets:
+            return None
+        r = e - sum(offsets)
+        loss = self.loss(r)
+        if r.atoms(sympy.Float):
+            template, syms, vals = parametrize(r)
+            theta, new = fit_coefficients(template, syms, self.env, self.y, self.w,
+                                          initial=vals, max_nfev=20 * (len(syms) + 1))
+            if new < loss:
+                r, loss = template.xreplace(
+                    {s: sympy.Float(float(t)) for s, t in zip(syms, theta)}), new
+            r = round_constants(r, 6)
+            loss = self.loss(r)
+        try:
+            return Expression(r, self.names), loss
+        except PhysDistillError:
+            return None
+
     def _chop(self, e: sympy.Expr, loss: float) -> tuple[sympy.Expr, float]:
         """Drop additive terms whose RMS is below 1e-4 of RMS(y), if the loss allows."""
         if not e.is_Add:
@@ -247,8 +272,12 @@ def regress(X: Any, y: Any, names: Sequence[str] | None = None, *,
             if str(e) not in cleaned:
                 with SYMPY_LOCK:
                     cleaned[str(e)] = clean(e)
+                    variant = clean.without_offset(cleaned[str(e)][0]) \
+                        if config.offset_variants else None
                 found[str(e)] = e
                 items.append(cleaned[str(e)])
+                if variant is not None:
+                    items.append(variant)
             own.append(cleaned[str(e)])
         searches += 1
         clean_s += time.perf_counter() - t1

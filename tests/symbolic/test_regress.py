@@ -156,3 +156,24 @@ def test_bad_input_is_refused_before_searching(kwargs, match, tiny_config):
     y = kwargs.pop("y")
     with pytest.raises(PhysDistillError, match=match):
         regress(X, y, config=tiny_config, **kwargs)
+
+
+class _WithOffset(SRBackend):
+    """A search whose front only holds the law plus a small spurious constant."""
+
+    name = "with-offset"
+    operator_map = {"+": "+", "-": "-", "*": "*", "/": "/"}
+
+    def _search(self, X, y, names, config, sample_weight):
+        return ["x0", "1.1*x0*x1 + 0.05"]
+
+
+def test_offset_variants_put_the_form_without_its_constant_on_the_front():
+    """``offset_variants``: ``x0*x1`` (the constant dropped, the rest refitted) joins the
+    front and is chosen, since the constant bought nothing; without it the front lacks it."""
+    X = np.random.default_rng(5).uniform(0.5, 2.0, (300, 2))
+    y = 1.3 * X[:, 0] * X[:, 1] + 0.01 * np.random.default_rng(7).normal(size=300)
+    plain = regress(X, y, backend=_WithOffset(), seed=0)
+    assert all(c.expression.sympy().is_Add for c in plain.candidates if c.complexity > 1)
+    front = regress(X, y, backend=_WithOffset(), seed=0, offset_variants=True)
+    assert sympy.simplify(front.expression.rounded(2) - 1.3 * x0 * x1) == 0, front.table()
