@@ -120,13 +120,8 @@ class _Cleaner:
     def __call__(self, expr: Expression) -> tuple[Expression, float]:
         e = tidy(expr.sympy(), max_ops=40)
         loss = self.loss(e)
-        if self.config.refine_constants and e.atoms(sympy.Float):
-            template, syms, vals = parametrize(e)
-            theta, new = fit_coefficients(template, syms, self.env, self.y, self.w,
-                                          initial=vals, max_nfev=20 * (len(syms) + 1))
-            if new < loss:
-                e, loss = template.xreplace(
-                    {s: sympy.Float(float(t)) for s, t in zip(syms, theta)}), new
+        if self.config.refine_constants:
+            e, loss = self._refit(e, loss)
         r = round_constants(e, 6)
         if r != e:
             new = self.loss(r)
@@ -152,20 +147,25 @@ class _Cleaner:
         if not offsets:
             return None
         r = e - sum(offsets)
-        loss = self.loss(r)
+        r, loss = self._refit(r, self.loss(r))
         if r.atoms(sympy.Float):
-            template, syms, vals = parametrize(r)
-            theta, new = fit_coefficients(template, syms, self.env, self.y, self.w,
-                                          initial=vals, max_nfev=20 * (len(syms) + 1))
-            if new < loss:
-                r, loss = template.xreplace(
-                    {s: sympy.Float(float(t)) for s, t in zip(syms, theta)}), new
             r = round_constants(r, 6)
             loss = self.loss(r)
         try:
             return Expression(r, self.names), loss
         except PhysDistillError:
             return None
+
+    def _refit(self, e: sympy.Expr, loss: float) -> tuple[sympy.Expr, float]:
+        """``e`` with its constants refitted in float64, where that lowers the loss."""
+        if not e.atoms(sympy.Float):
+            return e, loss
+        template, syms, vals = parametrize(e)
+        theta, new = fit_coefficients(template, syms, self.env, self.y, self.w,
+                                      initial=vals, max_nfev=20 * (len(syms) + 1))
+        if new < loss:
+            return template.xreplace({s: sympy.Float(float(t)) for s, t in zip(syms, theta)}), new
+        return e, loss
 
     def _chop(self, e: sympy.Expr, loss: float) -> tuple[sympy.Expr, float]:
         """Drop additive terms whose RMS is below 1e-4 of RMS(y), if the loss allows."""
