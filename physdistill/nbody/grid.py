@@ -35,7 +35,10 @@ from physdistill.runs import RunFolder
 
 #: the fields a stack's members share (everything that shapes the recipe and the model)
 STACK_KEY = ("reg", "preset", "n", "dim", "epochs", "hidden", "batch", "lr", "steps_per_epoch",
-             "device")
+             "device", "tf32")
+
+#: at most this many datasets are simulated at once on a GPU
+SIM_PROCESSES = 6
 
 
 def cell_name(cfg: NBodyConfig) -> str:
@@ -65,7 +68,7 @@ def run_grid(cells: list[NBodyConfig], out: str | Path, *, threads: int = 2,
     if len(set(names)) != len(names):
         raise PhysDistillError(f"the grid repeats cells: {sorted(n for n in names if names.count(n) > 1)}")
     t0 = time.perf_counter()
-    cells = [_with_data(c, out, progress) for c in cells]
+    cells = _with_data(cells, out, progress)
     data_seconds = time.perf_counter() - t0
     if progress:
         print(f"datasets ready after {data_seconds:.0f} s", flush=True)
@@ -105,22 +108,58 @@ def run_grid(cells: list[NBodyConfig], out: str | Path, *, threads: int = 2,
     return result
 
 
-def _with_data(cfg: NBodyConfig, out: Path, progress: bool) -> NBodyConfig:
-    """The cell with ``data`` set: its shared dataset, simulated on first need."""
+def _data_path(cfg: NBodyConfig, out: Path) -> Path:
+    return out / f"data-{_law(cfg).name}-n{cfg.n}-d{cfg.dim}-{cfg.sims}x{cfg.steps}-s{cfg.seed}"
+
+
+def _with_data(cells: list[NBodyConfig], out: Path, progress: bool) -> list[NBodyConfig]:
+    """The cells with ``data`` set: their shared datasets, simulated on first need.
+
+    On a GPU the datasets are simulated by several processes at once (up to
+    :data:`SIM_PROCESSES`): one simulation is bound by kernel launches, not by the GPU, so
+    several overlap almost fully. Each is the dataset a lone run simulates (same seed, same
+    device, same code), only sooner. On the CPU they are simulated one after another, each
+    using every core.
+    """
+    todo: dict[Path, NBodyConfig] = {}
+    for c in cells:
+        path = _data_path(c, out)
+        if c.data is None and not (path / "meta.json").is_file():
+            todo.setdefault(path, c)
+    if todo:
+        jobs = [(c.to_dict(), str(p)) for p, c in todo.items()]
+        if progress:
+            print(f"simulating {len(jobs)} datasets: "
+                  f"{', '.join(p.name for p in todo)}", flush=True)
+        procs = _sim_processes(cells[0], len(jobs))
+        if procs > 1:
+            import multiprocessing as mp
+
+            with ProcessPoolExecutor(procs, mp_context=mp.get_context("spawn")) as pool:
+                for fut in [pool.submit(_simulate, *j, False) for j in jobs]:
+                    fut.result()
+        else:
+            for j in jobs:
+                _simulate(*j, progress)
+    return [c if c.data is not None else replace(c, data=str(_data_path(c, out)))
+            for c in cells]
+
+
+def _sim_processes(cfg: NBodyConfig, jobs: int) -> int:
+    """Processes that simulate ``jobs`` datasets: several on a GPU, one on the CPU."""
+    return min(SIM_PROCESSES, jobs) if simulation_device(cfg.device) == "cuda" else 1
+
+
+def _simulate(cfg: dict[str, Any], path: str, progress: bool) -> None:
+    """Simulate one cell's dataset into ``path`` (a top-level function, so that a spawned
+    process can run it)."""
     from physdistill.nbody.dataset import make_dataset
     from physdistill.nbody.simulate import SimConfig
 
-    if cfg.data is not None:
-        return cfg
-    law = _law(cfg)
-    path = out / f"data-{law.name}-n{cfg.n}-d{cfg.dim}-{cfg.sims}x{cfg.steps}-s{cfg.seed}"
-    if not (path / "meta.json").is_file():
-        if progress:
-            print(f"simulating {cfg.sims} {law.name} systems (seed {cfg.seed})", flush=True)
-        make_dataset(law, SimConfig(n=cfg.n, dim=cfg.dim, sims=cfg.sims, steps=cfg.steps,
-                                    seed=cfg.seed, device=simulation_device(cfg.device)),
-                     path, force=True, progress=progress)
-    return replace(cfg, data=str(path))
+    c = NBodyConfig.from_dict(cfg)
+    make_dataset(_law(c), SimConfig(n=c.n, dim=c.dim, sims=c.sims, steps=c.steps, seed=c.seed,
+                                    device=simulation_device(c.device)),
+                 path, force=True, progress=progress)
 
 
 def _level_steps(cells: list[NBodyConfig]) -> list[NBodyConfig]:
@@ -181,7 +220,8 @@ def _train_stack(cells: list[NBodyConfig], out: Path, progress: bool) -> float:
 
     c0 = cells[0]
     tcfg = TrainConfig(epochs=c0.epochs, batch=c0.batch, lr=c0.lr,
-                       steps_per_epoch=c0.steps_per_epoch, device=c0.device)
+                       steps_per_epoch=c0.steps_per_epoch, device=c0.device,
+                       tf32=c0.tf32)
     with contextlib.ExitStack() as folders:
         runs, members = [], []
         for c in cells:

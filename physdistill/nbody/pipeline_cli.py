@@ -29,6 +29,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", type=int, nargs="+",
                    help="run each cell once per seed (models of one recipe train as one stack)")
     p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
+    p.add_argument("--tf32", action="store_true",
+                   help="TF32 matrix products in training on CUDA (faster; off by default)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -72,7 +74,7 @@ def _config(args: argparse.Namespace, **extra):
     return NBodyConfig(preset=args.preset, n=args.n, dim=args.dim, sims=args.sims,
                        epochs=args.epochs, hidden=args.hidden, batch=args.batch, lr=args.lr,
                        sr_seconds=args.sr_seconds, sr_restarts=args.sr_restarts,
-                       seed=args.seed, device=args.device, **extra)
+                       seed=args.seed, device=args.device, tf32=args.tf32, **extra)
 
 
 def run_nbody_cmd(args: argparse.Namespace) -> int:

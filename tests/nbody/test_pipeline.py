@@ -147,3 +147,40 @@ def test_a_run_depends_on_its_seed_alone(tmp_path):
     a, b = weights("a", 1), weights("b", 2)
     assert a.keys() == b.keys() and len(a) > 0
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_grid_datasets_simulated_by_several_processes_equal_the_lone_runs(tmp_path, monkeypatch):
+    """On a GPU the grid simulates its datasets in several processes at once; each dataset is
+    the one a lone run simulates (here forced onto the parallel path on the CPU)."""
+    from safetensors.torch import load_file
+
+    from physdistill.nbody import grid
+
+    cells = [NBodyConfig(**{**TINY, "seed": s}) for s in (0, 1)]
+    monkeypatch.setattr(grid, "_sim_processes", lambda cfg, jobs: 2)
+    par = grid._with_data(cells, tmp_path / "par", progress=False)
+    monkeypatch.setattr(grid, "_sim_processes", lambda cfg, jobs: 1)
+    seq = grid._with_data(cells, tmp_path / "seq", progress=False)
+    for a, b in zip(par, seq):
+        da, db = (load_file(f"{c.data}/data.safetensors") for c in (a, b))
+        assert da.keys() == db.keys() and all(torch_equal(da[k], db[k]) for k in da)
+    assert [c.data for c in grid._with_data(cells, tmp_path / "par", False)] == [
+        c.data for c in par]  # found, not simulated again
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return bool(torch.equal(a, b))
+
+
+def test_tf32_flag_reaches_the_run_settings():
+    """``--tf32`` is a recipe setting of ``nbody`` and ``nbody-table`` runs (and their stacks)."""
+    from physdistill.cli import build_parser
+    from physdistill.nbody.grid import STACK_KEY
+    from physdistill.nbody.pipeline_cli import _config
+
+    args = build_parser().parse_args(["nbody", "spring", "--tf32"])
+    assert _config(args).tf32 is True
+    assert _config(build_parser().parse_args(["nbody", "spring"])).tf32 is False
+    assert "tf32" in STACK_KEY
