@@ -90,6 +90,8 @@ def _register_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
     p.add_argument("--amp", default="none", choices=("none", "bf16"),
                    help="mixed precision (GPU; default none)")
+    p.add_argument("--tf32", action="store_true",
+                   help="TF32 matrix products on CUDA (faster; off by default)")
     p.add_argument("--no-cuda-graphs", dest="cuda_graphs", action="store_false",
                    help="run each step eagerly on CUDA (no graph capture)")
     p.add_argument("--seed", type=int, default=0)
@@ -117,7 +119,7 @@ def run_train(args: argparse.Namespace) -> int:
     model_cfg = OGNConfig(dim=ds.dim, variant=args.reg, hidden=args.hidden).validate()
     train_cfg = TrainConfig(epochs=args.epochs, batch=args.batch, lr=args.lr,
                             steps_per_epoch=args.steps_per_epoch, seed=args.seed,
-                            device=args.device, amp=args.amp,
+                            device=args.device, amp=args.amp, tf32=args.tf32,
                             cuda_graphs=args.cuda_graphs).validate()
     train, val = ds.graphs("train"), ds.graphs("val")
     world = int(os.environ.get("WORLD_SIZE", "1"))

@@ -47,6 +47,7 @@ def test_train_writes_a_run_folder(dataset, tmp_path, capsys):
     config = json.loads((out / "config.json").read_text())
     assert config["model"]["variant"] == "l1" and config["model"]["hidden"] == 16
     assert config["train"]["epochs"] == 2 and config["dataset"] == str(dataset.resolve())
+    assert config["train"]["tf32"] is False  # --tf32 is recorded as a recipe setting
     assert json.loads((out / "run.json").read_text())["stages"]["train"]["device"] == "cpu"
     model, meta = load_checkpoint(out)
     assert model.config.variant == "l1" and meta["epoch"] == 2
