@@ -389,6 +389,26 @@ def judge_force(eq, law, inputs: dict[str, np.ndarray], dim: int, target: str = 
     return first, "none"
 
 
+def judge_targets(eq, law, inputs: dict[str, np.ndarray], dim: int, target: str = "force",
+                  seed: int = 0) -> tuple[Any, str, str]:
+    """:func:`judge_force` against ``target`` and, when the law is not found there, against
+    the other target (pair force ``F`` or pair acceleration ``F / m1``); returns the
+    comparison, the law form and the target judged.
+
+    Why: which of the two a network's messages encode is chosen from linear fits on all
+    edges, whose R^2 the close encounters dominate, so the choice can miss; the equation
+    itself says which it is (``m2 / r**2`` is the r2 acceleration, not its force). Either is
+    the law: the node model sums the messages and, with ``F / m1``, needs no division."""
+    cmp, form = judge_force(eq, law, inputs, dim, target, seed)
+    if cmp.recovered:
+        return cmp, form, target
+    other = "acceleration" if target == "force" else "force"
+    cmp2, form2 = judge_force(eq, law, inputs, dim, other, seed)
+    if cmp2.recovered or (form == "none" and form2 != "none"):
+        return cmp2, form2, other
+    return cmp, form, target
+
+
 # ---------------------------------------------------------------------------------------------
 # stages
 
@@ -551,7 +571,7 @@ def _stage_distill(run: RunFolder, cfg: NBodyConfig, law, data: Path, model,
             msg = top.messages[:, k]
             ss = float(((msg - msg.mean()) ** 2).sum())
             r2_msg = float(1 - ((pred - msg) ** 2).sum() / ss) if ss > 0 else float("nan")
-            cmp, form = judge_force(eq, law, sr_inputs, cfg.dim, target, cfg.seed)
+            cmp, form, judged = judge_targets(eq, law, sr_inputs, cfg.dim, target, cfg.seed)
             channels.append({
                 "index": int(ch), "score": float(top.scores[k]),
                 "expression": eq.text(), "latex": eq.latex(), "complexity": eq.complexity,
@@ -561,7 +581,7 @@ def _stage_distill(run: RunFolder, cfg: NBodyConfig, law, data: Path, model,
                 "ood_rel_error": cmp.out_of_distribution.max_rel_error,
                 "id_rel_error": cmp.in_distribution.max_rel_error,
                 "symbolic_match": cmp.symbolic_match, "recovered": cmp.recovered,
-                "law_form": form,
+                "law_form": form, "judged_as": judged,
                 "comparison": cmp.to_dict(),
                 "front": front.to_dict(),
             })

@@ -80,6 +80,11 @@ class CentralConfig:
             scalar): a softened inverse power is a polynomial there (``(r + eps)**2`` for the
             magnitude ``1/(r + eps)**2``, which the direct search confuses with the alias
             ``1/(r (r + 2 eps))`` once the close encounters are trimmed).
+        reciprocal_below: ... but only where the scalar's most accurate candidate already
+            fits to this fraction of its variance (near-exact data). The alias differs from
+            the softened law by about ``(eps / r)**2``, far below what noisy or learned data
+            resolve (a trained network's messages fit to 1e-4 of their variance at best), where
+            the reciprocal's searches would only double the step's time.
     """
 
     trim: float = 0.1
@@ -88,6 +93,7 @@ class CentralConfig:
     step_tol: float = 1e-3
     min_step_fraction: float = 0.05
     reciprocal: bool = True
+    reciprocal_below: float = 1e-6
     separable_r2: float = 0.999
 
     def __post_init__(self) -> None:
@@ -99,6 +105,9 @@ class CentralConfig:
         if not 0 < self.min_score <= 1:
             raise PhysDistillError(f"CentralConfig.min_score must be in (0, 1], got "
                                    f"{self.min_score!r}")
+        if not 0 <= self.reciprocal_below <= 1:
+            raise PhysDistillError(f"CentralConfig.reciprocal_below must be in [0, 1], got "
+                                   f"{self.reciprocal_below!r}")
 
 
 @dataclass(frozen=True)
@@ -409,7 +418,8 @@ def fit_central(messages: Any, directions: Any, scalars: Mapping[str, Any], *,
     scalar_front = regress(X, y, names, config=sr, rule=rule, factor=factor, backend=backend)
     var = float(np.var(y))
     stop = (sr.stop_loss or 0.0) * var
-    if config.reciprocal and scalar_front.candidates[-1].loss > stop:
+    if config.reciprocal and stop < scalar_front.candidates[-1].loss <= \
+            config.reciprocal_below * var:
         scalar_front = _with_reciprocal(scalar_front, X, y, names, sr, rule, factor, backend)
     env = {**cols, **{n: d[:, i] for i, n in enumerate(direction_names)}}
     all_names = [*direction_names, *cols]

@@ -9,7 +9,7 @@ import pytest
 
 from physdistill.nbody.forcefit import edge_variables, pair_forces
 from physdistill.nbody.laws import LAWS, get_law
-from physdistill.nbody.pipeline import force_operators, judge_force
+from physdistill.nbody.pipeline import force_operators, judge_force, judge_targets
 from physdistill.nbody.simulate import SimConfig, initial_conditions
 from physdistill.nbody.structure import CENTRAL_EXTRA_OPERATORS, SCALARS, SR_STOP_LOSS
 from physdistill.symbolic import SRConfig
@@ -105,6 +105,23 @@ def test_the_law_times_a_function_of_the_receivers_mass_is_the_receiver_gauge(ed
 def test_near_misses_are_neither_recovered_nor_a_gauge(edges, law, found):
     cmp, form = judge_force(found, get_law(law), edges, 2)
     assert form == "none" and not cmp.recovered, (form, cmp.to_dict())
+
+
+@pytest.mark.parametrize("found, near_miss", [
+    ("-0.0984*m2*(0.5*dx - 0.25*dy)/r**3 + 0.0016", False),  # the r2 acceleration F / m1
+    ("-0.0984*m2*(0.5*dx - 0.25*dy)/r**2 + 0.0016", True),  # a wrong power: in neither
+])
+def test_a_channel_is_judged_against_the_other_target_when_the_chosen_one_misses(
+        edges, found, near_miss):
+    """The fits chose "force", but the equation is the acceleration: it is the law (judged as
+    the acceleration); a wrong power stays a miss under both targets."""
+    law = get_law("r2")
+    cmp, form, judged = judge_targets(found, law, edges, 2, target="force")
+    if near_miss:
+        assert not cmp.recovered and form == "none" and judged == "force"
+    else:
+        assert cmp.recovered and form == "unsoftened" and judged == "acceleration"
+        assert not judge_force(found, law, edges, 2, "force")[0].recovered
 
 
 def test_a_cut_off_is_compared_with_the_piecewise_law(edges):

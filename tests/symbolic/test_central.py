@@ -156,3 +156,21 @@ def test_the_norm_must_be_a_scalar_equal_to_the_length_of_the_directions():
         fit_central(m, e["d"], {"x": e["x"]}, direction_names=["u", "v"], norm="r")
     with pytest.raises(PhysDistillError, match="not the length"):
         fit_central(m, e["d"], {"x": e["x"], "a": e["a"]}, direction_names=["u", "v"], norm="a")
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.01])
+def test_the_reciprocal_is_searched_only_on_near_exact_scalars(fast_config, noise):
+    """Only a scalar fitted to near round-off (but not to it) gets the reciprocal's search; at
+    1 % noise (or on learned messages) it would resolve nothing."""
+    e = edges(n=1500)
+    d, x = e["d"], e["x"]
+    s = e["a"] / (x + 0.05) ** 2 * (1 + noise * np.random.default_rng(1).normal(size=x.size))
+    m = (s[:, None] * d) @ MAP.T + OFFSET
+    fit = fit_central(m, d, {"x": x, "a": e["a"]}, direction_names=["dx", "dy"],
+                      sr=fast_config.replace(restarts=1, stop_loss=1e-20))
+    best = fit.scalar_front.candidates[-1].loss / fit.scalar_front.target_variance
+    searched = "reciprocal_searches" in fit.scalar_front.meta
+    assert searched == (1e-20 < best <= CentralConfig().reciprocal_below), (best, noise)
+    assert not (searched and noise > 0), best
+    with pytest.raises(PhysDistillError, match="reciprocal_below"):
+        CentralConfig(reciprocal_below=2.0)
