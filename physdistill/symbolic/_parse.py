@@ -27,6 +27,8 @@ from collections.abc import Iterable
 import sympy
 
 from physdistill.errors import PhysDistillError
+from physdistill.symbolic.operators import FUNCTIONS as REGISTRY_FUNCTIONS
+from physdistill.symbolic.operators import POWER_SPELLINGS
 
 MAX_TEXT = 20_000
 MAX_NODES = 5_000
@@ -37,44 +39,16 @@ MAX_EXACT_EXPONENT = 64
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
-def _sq(a):
-    return a**2
-
-
-def _cube(a):
-    return a**3
-
-
-def _inv(a):
-    return 1 / a
-
-
-def _neg(a):
-    return -a
-
-
 def _pow(a, b):
     return _checked_pow(a, b)
 
 
-# name in text -> (arity, builder). ``square``/``cube``/``inv``/``neg``/``pow`` are engine
-# spellings (PySR); they become ordinary sympy powers.
+# name in text -> (arity, builder), from the operator registry: its functions and their
+# aliases, and the engines' spellings of powers (``square``/``cube``/``inv``/``neg``/``pow``),
+# which become ordinary sympy powers.
 PARSE_FUNCTIONS: dict[str, tuple[int, object]] = {
-    "sin": (1, sympy.sin),
-    "cos": (1, sympy.cos),
-    "tan": (1, sympy.tan),
-    "exp": (1, sympy.exp),
-    "log": (1, sympy.log),
-    "sqrt": (1, sympy.sqrt),
-    "abs": (1, sympy.Abs),
-    "Abs": (1, sympy.Abs),
-    "tanh": (1, sympy.tanh),
-    "sinh": (1, sympy.sinh),
-    "cosh": (1, sympy.cosh),
-    "square": (1, _sq),
-    "cube": (1, _cube),
-    "inv": (1, _inv),
-    "neg": (1, _neg),
+    **{name: (1, f.sympy) for f in REGISTRY_FUNCTIONS for name in (f.name, *f.aliases)},
+    **POWER_SPELLINGS,
     "pow": (2, _pow),
 }
 

@@ -40,24 +40,15 @@ from physdistill.symbolic._parse import (
     _checked_pow,
     check_name,
 )
+from physdistill.symbolic.operators import FUNCTIONS as REGISTRY_FUNCTIONS
 
 MAX_TREE_NODES = 10_000
 MAX_TREE_DEPTH = 200
 
-# JSON name -> sympy class (unary functions)
-FUNCTIONS: dict[str, Any] = {
-    "sin": sympy.sin,
-    "cos": sympy.cos,
-    "tan": sympy.tan,
-    "exp": sympy.exp,
-    "log": sympy.log,
-    "sqrt": sympy.sqrt,
-    "Abs": sympy.Abs,
-    "tanh": sympy.tanh,
-    "sinh": sympy.sinh,
-    "cosh": sympy.cosh,
-}
-_SYMPY_FUNC_NAMES = {"sin", "cos", "tan", "exp", "log", "Abs", "tanh", "sinh", "cosh"}
+# JSON name -> sympy function (unary functions), from the operator registry
+FUNCTIONS: dict[str, Any] = {f.name: f.sympy for f in REGISTRY_FUNCTIONS}
+# the ones sympy keeps as function nodes (sqrt is a power in sympy)
+_SYMPY_FUNC_NAMES = {f.name for f in REGISTRY_FUNCTIONS if f.name != "sqrt"}
 _CONSTANTS = {"pi": sympy.pi, "E": sympy.E}
 _LEAF_KEYS = {
     "Symbol": {"type", "name"},
@@ -277,9 +268,7 @@ class Ops:
 def numpy_ops() -> Ops:
     import numpy as np
 
-    funcs = {"sin": np.sin, "cos": np.cos, "tan": np.tan, "exp": np.exp, "log": np.log,
-             "sqrt": np.sqrt, "Abs": np.abs, "tanh": np.tanh, "sinh": np.sinh,
-             "cosh": np.cosh}
+    funcs = {f.name: f.numpy for f in REGISTRY_FUNCTIONS}
     return Ops(np, funcs, np.sqrt, np.power)
 
 

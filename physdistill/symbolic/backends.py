@@ -26,6 +26,7 @@ import sympy
 from physdistill.errors import PhysDistillError
 from physdistill.symbolic.config import OPERATORS, SRConfig, did_you_mean
 from physdistill.symbolic.expr import SYMPY_LOCK, Expression
+from physdistill.symbolic.operators import engine_spelling
 
 
 class SRBackend:
@@ -113,12 +114,7 @@ class OperonBackend(SRBackend):
     name = "operon"
     native_weights = False
     parallel_safe = True  # the C++ search releases the GIL
-    operator_map: ClassVar[Mapping[str, Any]] = {
-        "+": ("add",), "-": ("sub",), "*": ("mul",), "/": ("div",),
-        "sin": ("sin",), "cos": ("cos",), "exp": ("exp",), "log": ("log",),
-        "sqrt": ("sqrt",), "pow": ("pow",), "square": ("square",),
-        "inv": ("div",), "cube": ("square", "mul"),
-    }
+    operator_map: ClassVar[Mapping[str, Any]] = engine_spelling("operon")
 
     @classmethod
     def allowed_symbols(cls, operators: Sequence[str]) -> str:
@@ -187,13 +183,7 @@ class PySRBackend(SRBackend):
     name = "pysr"
     native_weights = True
     parallel_safe = False
-    operator_map: ClassVar[Mapping[str, Any]] = {
-        "+": ("binary", "+"), "-": ("binary", "-"), "*": ("binary", "*"), "/": ("binary", "/"),
-        "pow": ("binary", "^"),
-        "sin": ("unary", "sin"), "cos": ("unary", "cos"), "exp": ("unary", "exp"),
-        "log": ("unary", "log"), "sqrt": ("unary", "sqrt"), "inv": ("unary", "inv"),
-        "square": ("unary", "square"), "cube": ("unary", "cube"),
-    }
+    operator_map: ClassVar[Mapping[str, Any]] = engine_spelling("pysr")
 
     def __init__(self, **pysr_kwargs: Any):
         self.pysr_kwargs = pysr_kwargs

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from physdistill.errors import PhysDistillError
+from physdistill.symbolic.operators import BASE_OPERATORS, SEARCH_OPERATORS
 
-BASE_OPERATORS = ("+", "-", "*", "/")
-#: every operator a search may use; backends translate them into their own names.
-OPERATORS = BASE_OPERATORS + ("sin", "cos", "exp", "log", "sqrt", "pow", "inv", "square", "cube")
+#: every operator a search may use (:mod:`~physdistill.symbolic.operators`); backends translate
+#: them into their own names.
+OPERATORS = tuple(o.name for o in SEARCH_OPERATORS)
 
 
 def did_you_mean(value: str, choices: Any) -> str:

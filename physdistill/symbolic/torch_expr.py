@@ -12,6 +12,7 @@ from torch import nn
 from physdistill.errors import PhysDistillError
 from physdistill.symbolic._tree import Ops, evaluate_tree, from_tree
 from physdistill.symbolic.expr import Expression
+from physdistill.symbolic.operators import FUNCTIONS
 
 
 def _as_tensor(x: Any, like: torch.Tensor) -> torch.Tensor:
@@ -43,18 +44,7 @@ def _power(base, exponent):
         return float("nan")
 
 
-_FUNCS = {
-    "sin": _scalar_safe(torch.sin, math.sin),
-    "cos": _scalar_safe(torch.cos, math.cos),
-    "tan": _scalar_safe(torch.tan, math.tan),
-    "exp": _scalar_safe(torch.exp, math.exp),
-    "log": _scalar_safe(torch.log, math.log),
-    "sqrt": _scalar_safe(torch.sqrt, math.sqrt),
-    "Abs": _scalar_safe(torch.abs, abs),
-    "tanh": _scalar_safe(torch.tanh, math.tanh),
-    "sinh": _scalar_safe(torch.sinh, math.sinh),
-    "cosh": _scalar_safe(torch.cosh, math.cosh),
-}
+_FUNCS = {f.name: _scalar_safe(getattr(torch, f.torch), f.math) for f in FUNCTIONS}
 _TORCH_OPS = Ops(torch, _FUNCS, _FUNCS["sqrt"], _power)
 
 
