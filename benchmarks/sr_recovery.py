@@ -25,7 +25,7 @@ They are distilled and judged exactly as ``physdistill nbody`` does it: the pipe
 operators, the quick preset's SR time and sample budgets, selection rule, seeds), one search
 per component (``--structure none``) or the pipeline's default central-force structure step
 (:func:`~physdistill.nbody.structure.distill_structured`: one scalar search), then
-:func:`~physdistill.nbody.pipeline.judge_force` against ``a0 F_x + a1 F_y + b`` (or the same
+:func:`~physdistill.nbody.judge.judge_force` against ``a0 F_x + a1 F_y + b`` (or the same
 over ``m1``) with the pipeline's tolerances. A run is *recovered* when every component is
 recovered in the law's **softened** form (the simulator's force), the strict reading;
 ``recovered_any`` also counts the unsoftened limit.

@@ -4,7 +4,8 @@
     python benchmarks/suite.py --quick                        # tiny sizes: a smoke test (minutes)
     python benchmarks/suite.py --sections sr gnn --device cuda --json suite.json
 
-Sections (each reuses the single benchmark script named; see ``docs/performance.md``):
+Sections (each reuses the single benchmark script named; figures in ``docs/performance.md``,
+runs in ``benchmarks/RESULTS.md``):
 
 * ``simulator`` (``simulator.py``, ``numpy_nbody.py``): systems x steps per second of our
   batched :func:`~physdistill.nbody.simulate.simulate` (10,000 r2 systems x 500 steps, with its

@@ -25,14 +25,27 @@ _COMMAND_MODULES = ("physdistill.nbody.cli", "physdistill.nbody.pipeline_cli",
                     "physdistill.transformer.cli")
 
 
-#: options whose value is a formula, which may start with a minus sign ("-m1*m2/r**2"); argparse
-#: would read such a value as an option, so :func:`join_formula_values` writes it as
-#: ``--option=value`` first
-FORMULA_OPTIONS = ("--potential", "--ic", "--pde")
+#: options whose value may start with a minus sign: formulas (``--potential "-m1*m2/r**2"``,
+#: ``--ic``, ``--pde``) and pairs (``--domain -1,1``, ``--bc``, ``--bc-values``). argparse reads
+#: such a value as an option ("expected one argument"), so :func:`join_dash_values` writes it as
+#: ``--option=value`` before every parse
+DASH_VALUE_OPTIONS = ("--potential", "--ic", "--pde", "--domain", "--bc", "--bc-values")
+
+
+class _Parser(argparse.ArgumentParser):
+    """An :class:`argparse.ArgumentParser` that joins :data:`DASH_VALUE_OPTIONS` to their values
+    before parsing. Its subcommands' parsers are of this class too (argparse builds them with
+    the parent's class), so every command accepts such values, whichever parser is called."""
+
+    def parse_known_args(self, args: Sequence[str] | None = None,
+                         namespace: argparse.Namespace | None = None
+                         ) -> tuple[argparse.Namespace, list[str]]:
+        argv = sys.argv[1:] if args is None else args
+        return super().parse_known_args(join_dash_values(argv), namespace)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="physdistill",
         description="Train GNNs and PINNs, distil them into equations, compare with known laws.",
     )
@@ -45,9 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def join_formula_values(argv: Sequence[str]) -> list[str]:
+def join_dash_values(argv: Sequence[str]) -> list[str]:
     """``[..., "--potential", "-m1/r", ...]`` -> ``[..., "--potential=-m1/r", ...]`` for every
-    option of :data:`FORMULA_OPTIONS` (tokens after ``--`` are left alone)."""
+    option of :data:`DASH_VALUE_OPTIONS` whose value starts with one ``-`` (tokens after ``--``
+    are left alone; joining twice changes nothing)."""
     out: list[str] = []
     it = iter(argv)
     for tok in it:
@@ -55,7 +69,7 @@ def join_formula_values(argv: Sequence[str]) -> list[str]:
             out.append(tok)
             out.extend(it)
             break
-        if tok in FORMULA_OPTIONS:
+        if tok in DASH_VALUE_OPTIONS:
             value = next(it, None)
             if value is None:
                 out.append(tok)
@@ -93,7 +107,7 @@ def describe_failure(exc: BaseException) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv[:argv.index("--")] if "--" in argv else "--debug" in argv
-    argv = join_formula_values([a for a in argv if a != "--debug"])
+    argv = [a for a in argv if a != "--debug"]
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

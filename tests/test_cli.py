@@ -1,5 +1,6 @@
 """The command line: help, version, one-line errors with exit status 2, a small simulate run."""
 
+import argparse
 import subprocess
 import sys
 
@@ -53,17 +54,56 @@ def test_import_is_light():
 def test_formula_values_may_start_with_a_minus_sign(tmp_path, capsys):
     """Issue 17 item 5: ``--potential "-m1*m2/r**2"`` failed with argparse's "expected one
     argument"."""
-    from physdistill.cli import join_formula_values
+    from physdistill.cli import join_dash_values
 
-    assert join_formula_values(["nbody", "--potential", "-m1/r", "--ic", "-sin(pi*x)", "--",
-                                "--potential", "-x"]) == [
-        "nbody", "--potential=-m1/r", "--ic=-sin(pi*x)", "--", "--potential", "-x"]
+    joined = join_dash_values(["nbody", "--potential", "-m1/r", "--ic", "-sin(pi*x)", "--",
+                               "--potential", "-x"])
+    assert joined == ["nbody", "--potential=-m1/r", "--ic=-sin(pi*x)", "--", "--potential", "-x"]
+    assert join_dash_values(joined) == joined
     out = tmp_path / "d"
     assert main(["simulate", "--potential", "-m1*m2/r**2", "--sims", "4", "--steps", "10",
                  "--out", str(out), "--quiet", "--device", "cpu"]) == 0
     import json
 
     assert json.loads((out / "meta.json").read_text())["law"]["potential"] == "-m1*m2/r**2"
+
+
+#: every option whose value may start with '-', in every command that has it: (command line,
+#: attribute, value parsed)
+DASH_VALUES = [
+    (["simulate", "--potential", "-m1*m2/r**2"], "potential", "-m1*m2/r**2"),
+    (["nbody", "--potential", "-m1*m2/r**2"], "potential", "-m1*m2/r**2"),
+    (["heat", "--ic", "-sin(pi*x)"], "ic", "-sin(pi*x)"),
+    (["heat", "--domain", "-1,1"], "domain", (-1.0, 1.0)),
+    (["heat", "--bc", "-1,0.5"], "bc", (-1.0, 0.5)),
+    (["pde", "--pde", "-u*u_x"], "pde", "-u*u_x"),
+    (["pde", "--ic", "-sin(pi*x)"], "ic", "-sin(pi*x)"),
+    (["pde", "--domain", "-8,8"], "domain", (-8.0, 8.0)),
+    (["pde", "--bc-values", "-1,1"], "bc_values", (-1.0, 1.0)),
+]
+
+
+@pytest.mark.parametrize("argv, attr, value", DASH_VALUES, ids=lambda v: " ".join(v)
+                         if isinstance(v, list) else None)
+def test_every_dash_value_option_reads_a_leading_minus(argv, attr, value):
+    """argparse alone fails on these with "expected one argument"; the parser of every command
+    joins them, with or without ``main``."""
+    from physdistill.cli import DASH_VALUE_OPTIONS, build_parser
+
+    assert argv[1] in DASH_VALUE_OPTIONS
+    assert getattr(build_parser().parse_args(argv), attr) == value
+    assert getattr(build_parser().parse_args([argv[0], f"{argv[1]}={argv[2]}"]), attr) == value
+
+
+def test_dash_value_options_are_the_value_options_of_the_commands():
+    """Every listed option exists in some command and takes one value, so none is misspelt."""
+    from physdistill.cli import DASH_VALUE_OPTIONS, build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    takes_one = {s for p in sub.choices.values() for a in p._actions if a.nargs is None
+                 for s in a.option_strings}
+    assert set(DASH_VALUE_OPTIONS) <= takes_one
 
 
 @pytest.mark.parametrize("exc, fragment", [

@@ -1,14 +1,14 @@
 """``physdistill heat``: train a heat-equation PINN, distil its solution and PDE, report.
 
 The parser imports no torch; the run imports :mod:`physdistill.heat.pipeline` when it starts.
-Pairs read like ``physdistill pde``'s (:func:`physdistill.pde.cli.pair_option`), so
-``--domain -1,1`` is a value.
+Pairs read like ``physdistill pde``'s (:func:`physdistill.pde.cli.pair_option`); ``--ic``,
+``--domain`` and ``--bc`` accept values that start with ``-`` (``--domain -1,1``), as every
+option of :data:`physdistill.cli.DASH_VALUE_OPTIONS` does.
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 
 from physdistill.pde.cli import mode_options, pair_option
 
@@ -21,8 +21,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "recover the PDE from the network, and write a run folder (metrics.json, "
                     "report.md, PNG plots, checkpoint). --inverse learns alpha from "
                     "observations; --discover finds the PDE from noisy data without knowing it.")
-    # "-1,1" is a value: argparse's matcher for values that look like options
-    p._negative_number_matcher = re.compile(r"^-[^-]")
     g = p.add_argument_group("problem")
     g.add_argument("--alpha", type=float, default=0.4, help="diffusivity (default 0.4)")
     g.add_argument("--ic", default="sin(pi*x)",

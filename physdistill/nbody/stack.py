@@ -48,8 +48,6 @@ from physdistill.nbody.dataset import fully_connected
 from physdistill.nbody.model import OGN
 from physdistill.nbody.train import (
     CHECKPOINT,
-    TrainConfig,
-    _autocast,
     _bar,
     _check_graphs,
     _load_checkpoint,
@@ -59,6 +57,8 @@ from physdistill.nbody.train import (
     _val_subset,
     evaluate,
 )
+from physdistill.nbody.train_config import TrainConfig
+from physdistill.nbody.train_step import _autocast
 
 
 class StackedOGN(nn.Module):

@@ -1,16 +1,14 @@
 """``physdistill pde``: PINNs for any 1-D evolution PDE, and PDE discovery from data.
 
-The parser imports no torch. Formula options (``--pde``, ``--ic``) accept values that begin
-with ``-`` (``--ic "-sin(pi*x)"``): :func:`physdistill.cli.main` joins them to their option
-(``physdistill.cli.FORMULA_OPTIONS``). Pairs such as ``--domain -8,8`` work too: this parser
-reads any token that starts with a single ``-`` and is not one of its options as a value
-(argparse's own rule accepts only plain negative numbers).
+The parser imports no torch. Formulas and pairs (``--pde``, ``--ic``, ``--domain``,
+``--bc-values``) accept values that begin with ``-`` (``--ic "-sin(pi*x)"``, ``--domain -8,8``):
+the command's parser joins them to their option first
+(:data:`physdistill.cli.DASH_VALUE_OPTIONS`).
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 
 from physdistill.errors import PhysDistillError
 
@@ -57,8 +55,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Solve u_t = F(u, u_x, ...) with a PINN (forward), learn its coefficients "
                     "(--inverse), or discover the PDE from data (--discover, --data FILE), and "
                     "write a run folder (metrics.json, equation.json, report.md, plots).")
-    # "-8,8" or "-sin(pi*x)" is a value: argparse's matcher for values that look like options
-    p._negative_number_matcher = re.compile(r"^-[^-]")
     g = p.add_argument_group("problem")
     g.add_argument("--example", default=None,
                    help="built-in problem: heat, burgers, kdv, fisher, burgers-deepxde "

@@ -69,8 +69,7 @@ def test_no_training_steps_is_refused_before_the_run_folder(tmp_path, capsys):
 
 def test_an_initial_condition_may_start_with_a_minus_sign(tmp_path):
     """Issue 17 item 5: a formula option's value starting with '-' was read as an option."""
-    from physdistill.cli import build_parser, join_formula_values
+    from physdistill.cli import build_parser
 
-    args = build_parser().parse_args(join_formula_values(
-        ["heat", "--ic", "-sin(pi*x)", "--out", str(tmp_path / "x")]))
+    args = build_parser().parse_args(["heat", "--ic", "-sin(pi*x)", "--out", str(tmp_path / "x")])
     assert args.ic == "-sin(pi*x)"
