@@ -28,7 +28,6 @@ from physdistill.runs import RunFolder
 #: the edge variables (softening included), so these suffice; :func:`force_operators` adds the
 #: functions a user potential's force contains.
 BASE_FORCE_OPERATORS = ("+", "-", "*", "/")
-_FUNCTION_OPERATORS = {sp.exp: "exp", sp.log: "log", sp.sin: "sin", sp.cos: "cos"}
 #: the selection rule's loss window on each channel's Pareto front (the symbolic layer's default
 #: is 10): a trained network's small systematic message errors give longer candidates with
 #: spurious terms a lower loss than the law, so the window is wider (benchmarks/RESULTS.md).
@@ -60,13 +59,14 @@ def edge_transforms(dim: int) -> dict[str, str]:
 
 
 def force_operators(law, dim: int) -> tuple[str, ...]:
-    """:data:`BASE_FORCE_OPERATORS` plus the functions in the law's pair force (``exp``,
-    ``log``, ``sin``, ``cos``; ``sqrt`` for half-integer powers)."""
+    """:data:`BASE_FORCE_OPERATORS` plus the search operators of the functions in the law's
+    pair force (the operator registry's: ``exp``, ``log``, ``sin``, ``cos``; ``sqrt`` for
+    half-integer powers)."""
+    from physdistill.symbolic.operators import search_operators_of
+
     ops = list(BASE_FORCE_OPERATORS)
     for comp in law.pair_force(dim):
-        for f, name in _FUNCTION_OPERATORS.items():
-            if comp.has(f) and name not in ops:
-                ops.append(name)
+        ops += [name for name in search_operators_of(comp) if name not in ops]
         if any(p.exp.is_Rational and p.exp.q == 2 for p in comp.atoms(sp.Pow)) \
                 and "sqrt" not in ops:
             ops.append("sqrt")
