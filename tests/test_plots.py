@@ -22,7 +22,8 @@ def captured(monkeypatch):
         out = real(fig, path, dpi=dpi)
         return out
 
-    monkeypatch.setattr(plots, "save_figure", keep)
+    for module in (plots.series, plots.nbody, plots.fields):  # each figure module's binding
+        monkeypatch.setattr(module, "save_figure", keep)
     return figs
 
 

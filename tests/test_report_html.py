@@ -53,7 +53,8 @@ def runs(tmp_path_factory):
         return real(fig, path, dpi=dpi)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(plots, "save_figure", keep)
+        for module in (plots.series, plots.nbody, plots.fields):  # each figure module's binding
+            mp.setattr(module, "save_figure", keep)
         run_nbody(NBodyConfig(**NBODY), root / "nbody", progress=False)
         assert main([*HEAT, "--out", str(root / "heat")]) == 0
     return root, figs

@@ -109,7 +109,7 @@ def run_train(args: argparse.Namespace) -> int:
     from physdistill.errors import PhysDistillError
     from physdistill.nbody.dataset import load_dataset
     from physdistill.nbody.model import OGN, OGNConfig
-    from physdistill.nbody.pipeline import law_record
+    from physdistill.nbody.provenance import law_record
     from physdistill.nbody.train import TrainConfig, Trainer
     from physdistill.runs import RunFolder, check_not_inside, fingerprint
 

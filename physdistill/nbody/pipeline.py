@@ -18,13 +18,11 @@ in order, and its ``__all__`` re-exports the public names of the modules it comp
 
 from __future__ import annotations
 
-import platform
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from physdistill import __version__
 from physdistill._io import load_state, save_state
 from physdistill.devices import resolve_device
 from physdistill.errors import PhysDistillError
@@ -51,15 +49,16 @@ from physdistill.nbody.judge import (
     receiver_gauge,
     without_piecewise,
 )
+from physdistill.nbody.provenance import check_model_law, law_record
 from physdistill.runs import RunFolder, check_not_inside, fingerprint
 
 #: the run's public names, with those defined in the stage modules it composes
 __all__ = [
     "BASE_FORCE_OPERATORS", "MATCH_TOL", "PRESETS", "REL_FLOOR", "REL_TOL", "SELECTION_FACTOR",
-    "SR_EVALUATIONS", "SR_TRIM", "STAGES", "NBodyConfig", "collect_metrics", "compare_force",
-    "edge_transforms", "force_operators", "force_reference", "force_symbolic_model",
-    "input_names", "judge_force", "judge_targets", "law_record", "load_messages",
-    "receiver_gauge", "run_nbody", "simulation_device", "without_piecewise",
+    "SR_EVALUATIONS", "SR_TRIM", "STAGES", "NBodyConfig", "compare_force", "edge_transforms",
+    "force_operators", "force_reference", "force_symbolic_model", "input_names", "judge_force",
+    "judge_targets", "law_record", "receiver_gauge", "run_nbody", "simulation_device",
+    "without_piecewise",
 ]
 
 STAGES = ("data", "train", "distill", "rollout", "report")
@@ -68,12 +67,6 @@ STAGES = ("data", "train", "distill", "rollout", "report")
 def simulation_device(device: str) -> str:
     """Where a run's dataset is simulated: on the GPU when the run trains there, else the CPU."""
     return "cuda" if resolve_device(device).type == "cuda" else "cpu"
-
-
-def law_record(law) -> str:
-    """How provenance records name a law (a :class:`ForceLaw` or its ``to_dict()``)."""
-    d = law if isinstance(law, dict) else law.to_dict()
-    return f"{d.get('name')}: U = {d.get('potential')} (eps {d.get('eps')})"
 
 
 def _stage_data(run: RunFolder, cfg: NBodyConfig, law, progress: bool) -> Path:
@@ -202,7 +195,6 @@ def run_nbody(cfg: NBodyConfig, out: str | Path | None = None, *, force: bool = 
 
     ``analysis_device`` overrides where a trained model is distilled and rolled out (default:
     the run's device); the grid's distillation workers analyse on the CPU."""
-    from physdistill.nbody.provenance import check_model_law
     from physdistill.nbody.report import write_report
 
     cfg = cfg.resolved()
@@ -226,48 +218,3 @@ def run_nbody(cfg: NBodyConfig, out: str | Path | None = None, *, force: bool = 
         with run.stage("report"):
             metrics = write_report(run)
     return metrics
-
-
-def collect_metrics(run: RunFolder) -> dict[str, Any]:
-    """``metrics.json`` from a run folder's stage files."""
-    from physdistill.nbody.provenance import check_report_inputs
-
-    cfg = NBodyConfig.from_dict(run.meta["config"]).resolved()
-    law = _law(cfg)
-    check_report_inputs(run, law_record(law))
-    hist = run.read_json("history.json")
-    distill = run.read_json("distill.json")
-    roll = run.read_json("rollout.json") if run.file("rollout.json").exists() else None
-    chans = distill["channels"]
-    return {
-        "law": law.name, "potential": str(law.potential), "regulariser": cfg.reg,
-        "preset": cfg.preset, "n": cfg.n, "dim": cfg.dim, "seed": cfg.seed,
-        "train_loss": hist["train"][-1], "val_loss": hist["val"][-1],
-        "target": distill["target"],
-        "message_r2_all": [c["force_fit"]["r2"] for c in chans],
-        "message_r2_robust": [c["force_fit"]["r2_robust"] for c in chans],
-        "message_r2_all_force": [c["fits"]["force"]["r2"] for c in chans],
-        "message_r2_all_acceleration": [c["fits"]["acceleration"]["r2"] for c in chans],
-        "channels": [{k: c[k] for k in ("index", "expression", "latex", "complexity",
-                                        "r2_vs_message", "ood_rel_error", "symbolic_match",
-                                        "recovered")}
-                     # runs distilled before law_form existed compared the softened law only
-                     | {"law_form": c.get("law_form", "softened" if c["recovered"] else "none")}
-                     for c in chans],
-        "recovered": bool(chans) and all(c["recovered"] for c in chans),
-        "recovery_rule": distill["rule"],
-        "rollout": None if roll is None else {
-            s: {k: roll[s][k]["median"] for k in roll[s]} for s in ("held_out", "ood")},
-        "timings": run.timings,
-        "config": cfg.to_dict(),
-        "versions": {"physdistill": __version__, "torch": torch.__version__,
-                     "python": platform.python_version()},
-    }
-
-
-def load_messages(run: RunFolder) -> dict[str, Any]:
-    """The recorded edges of a run (variables, kept messages, the true pair force or pair
-    acceleration they were fitted with) as numpy."""
-    state = load_state(run.file("messages.safetensors"))
-    return {k: ({n: a.numpy() for n, a in v.items()} if isinstance(v, dict) else v.numpy())
-            for k, v in state.items()}

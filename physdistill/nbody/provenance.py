@@ -1,7 +1,7 @@
 """What an n-body result was made from, and the checks that refuse a stale or foreign one.
 
 Every stage of an n-body run records the hash of the run's settings, the law
-(:func:`~physdistill.nbody.pipeline.law_record`) and the dataset's fingerprint
+(:func:`law_record`) and the dataset's fingerprint
 (:func:`~physdistill.runs.fingerprint`) in ``run.json``. ``physdistill train`` records the law
 and dataset of its model the same way. These checks compare the records with what a command is
 about to combine them with:
@@ -22,12 +22,17 @@ from pathlib import Path
 
 from physdistill._io import read_json
 from physdistill.errors import PhysDistillError
+from physdistill.nbody.config import NBodyConfig, _law
 from physdistill.runs import RunFolder
 
 
-def _law_of_dataset(folder: str | Path) -> str | None:
-    from physdistill.nbody.pipeline import law_record
+def law_record(law) -> str:
+    """How provenance records name a law (a :class:`ForceLaw` or its ``to_dict()``)."""
+    d = law if isinstance(law, dict) else law.to_dict()
+    return f"{d.get('name')}: U = {d.get('potential')} (eps {d.get('eps')})"
 
+
+def _law_of_dataset(folder: str | Path) -> str | None:
     meta_path = Path(folder) / "meta.json"
     if not meta_path.is_file():
         return None
@@ -43,8 +48,6 @@ def model_law(path: str | Path) -> tuple[str | None, str]:
     dataset's ``meta.json``), or, for the ``model/`` folder of an n-body run, that run's
     ``run.json``. Returns ``(None, reason)`` when nothing records it.
     """
-    from physdistill.nbody.pipeline import NBodyConfig, _law, law_record
-
     path = Path(path)
     if (path / "run.json").is_file():
         run = RunFolder.open(path)

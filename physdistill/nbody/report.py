@@ -7,11 +7,15 @@ re-renders a finished or interrupted run without the model.
 
 from __future__ import annotations
 
+import platform
 from typing import Any
 
 import numpy as np
 
-from physdistill import plots
+from physdistill import __version__, plots
+from physdistill.nbody.config import NBodyConfig, _law
+from physdistill.nbody.judge import REL_FLOOR
+from physdistill.nbody.provenance import check_report_inputs, law_record
 from physdistill.report_html import fmt as _fmt
 from physdistill.runs import RunFolder
 from physdistill.symbolic import Expression, ParetoFront
@@ -20,8 +24,6 @@ from physdistill.symbolic import Expression, ParetoFront
 def write_report(run: RunFolder) -> dict[str, Any]:
     """Write metrics, equations, plots, the Markdown report and ``index.html``; return the
     metrics."""
-    from physdistill.nbody.pipeline import collect_metrics, load_messages
-
     metrics = collect_metrics(run)
     distill = run.read_json("distill.json")
     chans = distill["channels"]
@@ -40,6 +42,53 @@ def write_report(run: RunFolder) -> dict[str, Any]:
     law = get_law(cfg.get("law"), potential=cfg.get("potential"))
     write_nbody_html(run.path, metrics, distill, figures, law.pair_force(metrics["dim"]))
     return metrics
+
+
+def collect_metrics(run: RunFolder) -> dict[str, Any]:
+    """``metrics.json`` from a run folder's stage files."""
+    import torch
+
+    cfg = NBodyConfig.from_dict(run.meta["config"]).resolved()
+    law = _law(cfg)
+    check_report_inputs(run, law_record(law))
+    hist = run.read_json("history.json")
+    distill = run.read_json("distill.json")
+    roll = run.read_json("rollout.json") if run.file("rollout.json").exists() else None
+    chans = distill["channels"]
+    return {
+        "law": law.name, "potential": str(law.potential), "regulariser": cfg.reg,
+        "preset": cfg.preset, "n": cfg.n, "dim": cfg.dim, "seed": cfg.seed,
+        "train_loss": hist["train"][-1], "val_loss": hist["val"][-1],
+        "target": distill["target"],
+        "message_r2_all": [c["force_fit"]["r2"] for c in chans],
+        "message_r2_robust": [c["force_fit"]["r2_robust"] for c in chans],
+        "message_r2_all_force": [c["fits"]["force"]["r2"] for c in chans],
+        "message_r2_all_acceleration": [c["fits"]["acceleration"]["r2"] for c in chans],
+        "channels": [{k: c[k] for k in ("index", "expression", "latex", "complexity",
+                                        "r2_vs_message", "ood_rel_error", "symbolic_match",
+                                        "recovered")}
+                     # runs distilled before law_form existed compared the softened law only
+                     | {"law_form": c.get("law_form", "softened" if c["recovered"] else "none")}
+                     for c in chans],
+        "recovered": bool(chans) and all(c["recovered"] for c in chans),
+        "recovery_rule": distill["rule"],
+        "rollout": None if roll is None else {
+            s: {k: roll[s][k]["median"] for k in roll[s]} for s in ("held_out", "ood")},
+        "timings": run.timings,
+        "config": cfg.to_dict(),
+        "versions": {"physdistill": __version__, "torch": torch.__version__,
+                     "python": platform.python_version()},
+    }
+
+
+def load_messages(run: RunFolder) -> dict[str, Any]:
+    """The recorded edges of a run (variables, kept messages, the true pair force or pair
+    acceleration they were fitted with) as numpy."""
+    from physdistill._io import load_state
+
+    state = load_state(run.file("messages.safetensors"))
+    return {k: ({n: a.numpy() for n, a in v.items()} if isinstance(v, dict) else v.numpy())
+            for k, v in state.items()}
 
 
 def _plots(run: RunFolder, metrics: dict, distill: dict, rec: dict) -> dict[str, str]:
@@ -66,7 +115,7 @@ def _plots(run: RunFolder, metrics: dict, distill: dict, rec: dict) -> dict[str,
                      "scale": _scale(msg), "ood_r": rec["ood_variables"]["r"],
                      "ood_resid": eq.evaluate(rec["ood_variables"]) - ood_msg,
                      "ood_scale": _scale(ood_msg),
-                     "scale_label": f"max(|network|, {_floor():g} RMS(network)) per set",
+                     "scale_label": f"max(|network|, {REL_FLOOR:g} RMS(network)) per set",
                      "title": f"channel {c['index']}: {eq.text(3)}"})
     if chans:
         plots.identity_scatter(panels, run.file("messages_vs_force.png"),
@@ -94,16 +143,10 @@ def _plots(run: RunFolder, metrics: dict, distill: dict, rec: dict) -> dict[str,
 SPLITS = {"held_out": "held-out", "ood": "out-of-distribution"}
 
 
-def _floor() -> float:
-    from physdistill.nbody.pipeline import REL_FLOOR
-
-    return REL_FLOOR
-
-
 def _scale(msg: np.ndarray) -> np.ndarray:
     """Per-point denominator of the relative residual: ``max(|m|, REL_FLOOR RMS(m))``, the
     recovery rule's floor, so a channel crossing zero does not blow up."""
-    return np.maximum(np.abs(msg), _floor() * float(np.sqrt(np.mean(msg * msg))) or 1.0)
+    return np.maximum(np.abs(msg), REL_FLOOR * float(np.sqrt(np.mean(msg * msg))) or 1.0)
 
 
 def _fit_panel(c: dict, msg: np.ndarray, forces: np.ndarray, target: str) -> dict[str, Any]:

@@ -4,15 +4,18 @@ equations in for the module.
 The wrapped object is any ``nn.Module`` (recorded with a forward hook, so it is recorded when a
 parent model calls it directly, every time it is called) or any callable (recorded when it is
 called through the wrapper). See :mod:`physdistill.symbolic.capture` for the column order.
+
+This module holds the settings, the distillation, SLIME and save/load; the recording and column
+names are :mod:`~physdistill.symbolic.model_record`, the symbolic forward pass
+:mod:`~physdistill.symbolic.model_forward` (mixins of :class:`SymbolicModel`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,38 +24,23 @@ import torch
 from torch import nn
 
 from physdistill.errors import PhysDistillError
-from physdistill.symbolic._parse import check_name, parse_expression
 from physdistill.symbolic.backends import get_backend
 from physdistill.symbolic.capture import (
     Reservoir,
     TensorSpec,
-    flatten_call,
     flatten_output,
-    lead_shape,
 )
 from physdistill.symbolic.config import SRConfig
-from physdistill.symbolic.expr import Expression
 from physdistill.symbolic.front import ParetoFront
+from physdistill.symbolic.model_forward import _Switching
+from physdistill.symbolic.model_record import _Recording, _weights_key
 from physdistill.symbolic.regress import regress_columns
 from physdistill.symbolic.selection import DEFAULT_FACTOR
 
 _CACHE_KEYS = 4
 
 
-def _weights_key(module: Any) -> str:
-    """sha256 of every parameter and buffer (name, dtype, shape, bytes)."""
-    h = hashlib.sha256()
-    if isinstance(module, nn.Module):
-        for name, t in sorted(module.state_dict().items()):
-            if not isinstance(t, torch.Tensor):
-                continue
-            t = t.detach().cpu().contiguous().reshape(-1)
-            h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
-            h.update(t.view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
-
-
-class SymbolicModel(nn.Module):
+class SymbolicModel(_Recording, _Switching, nn.Module):
     r"""Distil a module into one closed-form equation per output dimension (SymTorch's idea).
 
     Follows the scikit-learn contract: ``__init__`` only stores the parameters below; learned
@@ -130,126 +118,6 @@ class SymbolicModel(nn.Module):
         self.output_spec_: list[TensorSpec] | None = None
         self.output_kind_: str | None = None
         self.n_fits_ = 0
-
-    # --- recording ---------------------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def capture(self) -> Iterator[SymbolicModel]:
-        """Record every call of the module inside the ``with`` block.
-
-        If the module's weights changed since the samples already held were recorded, those
-        samples are dropped first (they describe a different function).
-        """
-        key = _weights_key(self.module)
-        if self._reservoir is not None and self._samples_key != key:
-            self.clear_samples()
-        self._samples_key = key
-        handle = None
-        if isinstance(self.module, nn.Module):
-            handle = self.module.register_forward_hook(self._record, with_kwargs=True)
-        self._active += 1
-        try:
-            yield self
-        finally:
-            self._active -= 1
-            if handle is not None:
-                handle.remove()
-
-    def clear_samples(self) -> None:
-        """Forget the recorded samples (the call signature is kept)."""
-        self._reservoir = None
-        self._samples_key = None
-
-    @property
-    def n_samples(self) -> int:
-        return 0 if self._reservoir is None else self._reservoir.size
-
-    def _record(self, module, args, kwargs, output) -> None:
-        if self._suspend:
-            return
-        in_specs, in_blocks = flatten_call(args, kwargs)
-        out_specs, out_blocks = flatten_output(output)
-        if not in_blocks:
-            raise PhysDistillError("the recorded call has no floating-point tensor input")
-        kind = "tensor" if isinstance(output, torch.Tensor) else type(output).__name__
-        if self.input_spec_ is None:
-            self.input_spec_, self.output_spec_, self.output_kind_ = in_specs, out_specs, kind
-        elif in_specs != self.input_spec_ or out_specs != self.output_spec_:
-            raise PhysDistillError(
-                f"this call's tensors {[s.to_list() for s in in_specs + out_specs]} differ from "
-                f"the earlier calls' {[s.to_list() for s in self.input_spec_ + self.output_spec_]}"
-                "; record one call signature per SymbolicModel (clear_samples() does not reset "
-                "it; make a new SymbolicModel)")
-        if self._reservoir is None:
-            self._reservoir = Reservoir(self.max_samples, self.seed)
-        self._reservoir.add(in_blocks + out_blocks)
-
-    # --- names -------------------------------------------------------------------------------
-
-    def _need_spec(self) -> None:
-        if self.input_spec_ is None:
-            raise PhysDistillError("no call recorded yet: run the model inside "
-                                   "`with symbolic_model.capture():` first")
-
-    @property
-    def n_inputs(self) -> int:
-        self._need_spec()
-        return sum(s.width for s in self.input_spec_)
-
-    @property
-    def n_outputs(self) -> int:
-        self._need_spec()
-        return sum(s.width for s in self.output_spec_)
-
-    def _names(self, given, n: int, prefix: str, what: str) -> list[str]:
-        if given is None:
-            return [f"{prefix}{i}" for i in range(n)]
-        names = [check_name(v, f"{what} name") for v in given]
-        if len(names) != n or len(set(names)) != n:
-            spec = self.input_spec_ if what == "input" else self.output_spec_
-            raise PhysDistillError(
-                f"{what}_names has {len(names)} names {names} but the recorded calls have {n} "
-                f"{what} columns ({', '.join(f'{s.where}: {s.width}' for s in spec)}); give "
-                f"{n} unique names")
-        return names
-
-    def input_columns(self) -> list[str]:
-        return self._names(self.input_names, self.n_inputs, "x", "input")
-
-    def output_columns(self) -> list[str]:
-        return self._names(self.output_names, self.n_outputs, "y", "output")
-
-    def _transform_exprs(self) -> dict[str, Expression]:
-        inputs = self.input_columns()
-        if self.transforms is None:
-            return {}
-        if not isinstance(self.transforms, Mapping):
-            raise PhysDistillError("transforms must be a mapping name -> formula text, e.g. "
-                                   "{'r': 'sqrt(dx**2 + dy**2)'}")
-        out = {}
-        for name, formula in self.transforms.items():
-            check_name(name, "transform name")
-            if name in inputs:
-                raise PhysDistillError(f"transform {name!r} has the name of an input; rename it")
-            if not isinstance(formula, str):
-                raise PhysDistillError(
-                    f"transform {name!r} is a {type(formula).__name__}; write it as a formula "
-                    "of the input names, e.g. 'sqrt(dx**2 + dy**2)' (a function cannot be "
-                    "saved or compared, a formula can)")
-            out[name] = Expression(parse_expression(formula, inputs,
-                                                    what=f"transform {name!r}"))
-        return out
-
-    def feature_columns(self) -> list[str]:
-        base = self.input_columns() + list(self._transform_exprs())
-        if self.features is None:
-            return base
-        feats = list(self.features)
-        unknown = [f for f in feats if f not in base]
-        if unknown or not feats or len(set(feats)) != len(feats):
-            raise PhysDistillError(f"features {feats} must be unique names among the inputs "
-                                   f"and transforms {base}")
-        return feats
 
     # --- keys --------------------------------------------------------------------------------
 
@@ -372,123 +240,6 @@ class SymbolicModel(nn.Module):
         self.feature_names_ = feats
         self.distill_key_ = self._state_key()
         return self
-
-    # --- switching ---------------------------------------------------------------------------
-
-    def _check_distilled(self) -> None:
-        if not getattr(self, "fronts_", None):
-            raise PhysDistillError("this SymbolicModel is not distilled yet; call distill() "
-                                   "first")
-
-    def switch_to_symbolic(self, complexity: int | Mapping[Any, Any] | None = None, *,
-                           rule: str | None = None, trainable: bool = False) -> SymbolicModel:
-        """Evaluate equations instead of the module in :meth:`forward`.
-
-        Args:
-            complexity: ``None`` (each front's chosen candidate, or ``rule``), one complexity
-                for every dimension, or a mapping ``dim -> complexity or rule name``.
-                Dimensions without a front keep the module's output.
-            rule: a selection rule for the dimensions not given in ``complexity``.
-            trainable: make the equations' constants trainable parameters.
-
-        Raises:
-            PhysDistillError: not distilled, or the weights/transforms changed since
-                :meth:`distill` (the equations would be stale).
-        """
-        self._check_distilled()
-        if self._state_key() != self.distill_key_:
-            raise PhysDistillError("the module's weights or the transforms changed since "
-                                   "distill(); the equations are stale: record new samples and "
-                                   "call distill() again")
-        choice: dict[int, Any] = {}
-        if isinstance(complexity, Mapping):
-            for k, v in complexity.items():
-                (d,) = self._dims([k])
-                choice[d] = v
-        elif complexity is not None:
-            choice = {d: complexity for d in self.fronts_}
-        equations = {}
-        for d, front in self.fronts_.items():
-            c = choice.get(d)
-            try:
-                if isinstance(c, str):
-                    cand = front.candidates[front.index(c, factor=self.factor)]
-                elif c is not None:
-                    cand = front.at_complexity(c)
-                elif rule is not None:
-                    cand = front.candidates[front.index(rule, factor=self.factor)]
-                else:
-                    cand = front.chosen
-            except PhysDistillError as exc:
-                raise PhysDistillError(f"output {d}: {exc}") from None
-            equations[d] = cand.expression
-        self._install(equations, trainable)
-        return self
-
-    def _install(self, equations: Mapping[int, Expression], trainable: bool) -> None:
-        self.equations_ = dict(equations)
-        self.equation_modules_ = nn.ModuleDict(
-            {str(d): e.torch(trainable=trainable) for d, e in self.equations_.items()})
-        self.transform_modules_ = nn.ModuleDict(
-            {k: e.torch() for k, e in self._transform_exprs().items()})
-        self.mode_ = "symbolic"
-
-    def switch_to_neural(self) -> SymbolicModel:
-        """Run the module again in :meth:`forward` (the equations are kept)."""
-        self.mode_ = "neural"
-        return self
-
-    # --- forward -----------------------------------------------------------------------------
-
-    def forward(self, *args: Any, **kwargs: Any) -> Any:
-        if self.mode_ == "symbolic":
-            return self._symbolic(args, kwargs)
-        out = self.module(*args, **kwargs)
-        if not isinstance(self.module, nn.Module) and self._active:
-            self._record(None, args, kwargs, out)
-        return out
-
-    def _symbolic(self, args, kwargs) -> Any:
-        specs, blocks = flatten_call(args, kwargs)
-        if specs != self.input_spec_:
-            raise PhysDistillError(f"this call's inputs {[s.to_list() for s in specs]} differ "
-                                   f"from the recorded ones "
-                                   f"{[s.to_list() for s in self.input_spec_]}")
-        X = torch.cat(blocks, dim=1) if len(blocks) > 1 else blocks[0]
-        self._move_to(X.device)
-        env = {n: X[:, j] for j, n in enumerate(self.input_columns())}
-        for name, mod in self.transform_modules_.items():
-            env[name] = mod(env)
-        cols, neural = [], None
-        for d in range(self.n_outputs):
-            mod = self.equation_modules_[str(d)] if str(d) in self.equation_modules_ else None
-            if mod is not None:
-                cols.append(mod(env))
-                continue
-            if neural is None:
-                self._suspend = True
-                try:
-                    neural = torch.cat(flatten_output(self.module(*args, **kwargs))[1], dim=1)
-                finally:
-                    self._suspend = False
-            cols.append(neural[:, d])
-        dtype = X.dtype if X.is_floating_point() else torch.get_default_dtype()
-        Y = torch.stack([c.to(dtype) for c in cols], dim=1)
-        lead = lead_shape(args, kwargs)
-        outs, a = [], 0
-        for spec in self.output_spec_:
-            block = Y[:, a:a + spec.width]
-            a += spec.width
-            outs.append(block.reshape(lead) if spec.vector else block.reshape(*lead, spec.width))
-        if self.output_kind_ == "tensor":
-            return outs[0]
-        return list(outs) if self.output_kind_ == "list" else tuple(outs)
-
-    def _move_to(self, device: torch.device) -> None:
-        for mods in (self.equation_modules_, self.transform_modules_):
-            for m in mods.values():
-                if m.constants.device != device:
-                    m.to(device)
 
     # --- SLIME -------------------------------------------------------------------------------
 
