@@ -31,7 +31,10 @@ Steps (:func:`fit_central`):
    threshold is located first, the regression sees the other side only, and the scalar is
    written ``f(x) (1 +- (x - t) / |x - t|) / 2``. Sign scalars (values +-1, such as charges)
    whose product makes ``s`` smooth in the other scalars are factored out first
-   (:func:`sign_factors`), so that ``q1 q2 h(r)`` is searched as ``h(r)``.
+   (:func:`sign_factors`), so that ``q1 q2 h(r)`` is searched as ``h(r)``. A scalar of one
+   variable that the search does not fit to round-off is also searched as its antiderivative
+   (the potential, :mod:`~physdistill.symbolic.pooled`), whose candidates' derivatives join
+   its front.
 4. **Channels**: for each candidate scalar :math:`\hat s` of the front, ``A`` and ``c`` are
    refitted by least squares of ``m`` on ``[s d, 1]``, so channel ``j``'s equation is
    :math:`\hat s(x) \sum_i A_{ji} d_i + c_j` with its own front (same complexities, channel
@@ -52,6 +55,7 @@ from physdistill.errors import PhysDistillError
 from physdistill.symbolic.config import SRConfig
 from physdistill.symbolic.expr import Expression
 from physdistill.symbolic.front import ParetoFront, build_front
+from physdistill.symbolic.pooled import with_antiderivative, with_reciprocal
 from physdistill.symbolic.scalar_shape import Step, find_step, separable_factor, sign_factors
 
 #: below this centrality score the messages are "not central" and no scalar is fitted: a
@@ -71,6 +75,10 @@ class CentralConfig:
         min_score: centrality score below which the messages are reported not central.
         step_tol: a scalar counts as zero where ``|s| <= step_tol RMS(s)`` (cut-off search).
         min_step_fraction: a zero region must hold at least this fraction of the edges.
+        antiderivative: when the scalar is a function of one variable and its search does
+            not fit to ``sr.stop_loss``, also search its :func:`antiderivative` (the
+            potential, for a force magnitude) and pool the negated derivatives of those
+            candidates, their constants refitted on the scalar.
         separable_r2: when ``s / p`` for a monomial ``p`` of the one-signed scalars is a
             function of one scalar alone to this R^2 (:func:`~physdistill.symbolic.
             scalar_shape.separable_factor`), that one-variable function is searched instead
@@ -94,6 +102,7 @@ class CentralConfig:
     min_step_fraction: float = 0.05
     reciprocal: bool = True
     reciprocal_below: float = 1e-6
+    antiderivative: bool = True
     separable_r2: float = 0.999
 
     def __post_init__(self) -> None:
@@ -310,29 +319,6 @@ def channel_front(scalar_front: ParetoFront, messages: np.ndarray, directions: n
     return replace(front, chosen_index=same[0]) if same else front
 
 
-def _with_reciprocal(front: ParetoFront, X: np.ndarray, y: np.ndarray, names: list[str],
-                    sr: SRConfig, rule: str, factor: float, backend: str) -> ParetoFront:
-    """``front`` pooled with the reciprocals of a search of ``1 / y`` (scored on ``y``)."""
-    from physdistill.symbolic.regress import regress
-
-    ok = np.abs(y) > 1e-12 * np.max(np.abs(y))
-    if ok.sum() < 20:
-        return front
-    inv = regress(X[ok], 1.0 / y[ok], names, config=sr, rule=rule, factor=factor,
-                  backend=backend)
-    env = {n: X[:, j] for j, n in enumerate(names)}
-    items = [(c.expression, c.loss) for c in front.candidates]
-    for c in inv.candidates:
-        e = Expression(1 / c.expression.sympy(), names)
-        pred = e.evaluate(env)
-        if np.all(np.isfinite(pred)):
-            items.append((e, float(np.mean((pred - y) ** 2))))
-    meta = {**front.meta, "reciprocal_searches": inv.meta.get("searches"),
-            "searches": (front.meta.get("searches") or 0) + (inv.meta.get("searches") or 0)}
-    return build_front(items, front.target_variance, rule, factor=factor,
-                       backend=front.backend, meta=meta)
-
-
 def find_norm(directions: Any, scalars: Mapping[str, Any]) -> str | None:
     """The name of the first scalar that equals ``|d|`` on every edge (the ``norm`` of
     :func:`fit_central`), or ``None``."""
@@ -420,7 +406,11 @@ def fit_central(messages: Any, directions: Any, scalars: Mapping[str, Any], *,
     stop = (sr.stop_loss or 0.0) * var
     if config.reciprocal and stop < scalar_front.candidates[-1].loss <= \
             config.reciprocal_below * var:
-        scalar_front = _with_reciprocal(scalar_front, X, y, names, sr, rule, factor, backend)
+        scalar_front = with_reciprocal(scalar_front, X, y, names, sr, rule, factor, backend)
+    if config.antiderivative and len(names) == 1 and \
+            stop < min(c.loss for c in scalar_front.candidates):
+        scalar_front = with_antiderivative(scalar_front, X, y, names, sr, rule, factor,
+                                           backend)
     env = {**cols, **{n: d[:, i] for i, n in enumerate(direction_names)}}
     all_names = [*direction_names, *cols]
     meta["separable"] = None if sep is None else {"variable": sep[0], "monomial": str(mono)}

@@ -194,6 +194,18 @@ def central_rows(y: np.ndarray, trim: float) -> np.ndarray:
     return dev <= np.quantile(dev, 1.0 - trim)
 
 
+def search_rows(y: np.ndarray, config: SRConfig) -> np.ndarray:
+    """Indices of the rows a search of ``y`` sees and its front's losses are measured on: the
+    rows :attr:`SRConfig.trim` keeps, then a seeded subsample of
+    :attr:`SRConfig.max_samples` of them."""
+    rows = np.flatnonzero(central_rows(y, config.trim)) if config.trim > 0 \
+        else np.arange(len(y))
+    if config.max_samples is not None and len(rows) > config.max_samples:
+        rows = rows[np.sort(np.random.default_rng(config.seed).choice(
+            len(rows), config.max_samples, replace=False))]
+    return rows
+
+
 def _agreeing(choices: list[tuple[int, np.ndarray]], scale: float) -> int:
     """How many of the restarts' choices equal the last one (``SRConfig.stop_agree``)."""
     c, v = choices[-1]
@@ -244,17 +256,10 @@ def regress(X: Any, y: Any, names: Sequence[str] | None = None, *,
         check_rule(rule, factor, floor)
     X, y, names, w = check_data(X, y, names, sample_weight)
     n_total = X.shape[0]
-    n_trimmed = 0
-    if config.trim > 0:
-        keep = central_rows(y, config.trim)
-        n_trimmed = int(n_total - keep.sum())
-        X, y = X[keep], y[keep]
-        w = None if w is None else w[keep]
-    if config.max_samples is not None and X.shape[0] > config.max_samples:
-        idx = np.sort(np.random.default_rng(config.seed).choice(
-            X.shape[0], config.max_samples, replace=False))
-        X, y = X[idx], y[idx]
-        w = None if w is None else w[idx]
+    rows = search_rows(y, config)
+    n_trimmed = int(n_total - central_rows(y, config.trim).sum()) if config.trim > 0 else 0
+    X, y = X[rows], y[rows]
+    w = None if w is None else w[rows]
     variance = weighted_variance(y, w)
     t0 = time.perf_counter()
     found: dict[str, Expression] = {}

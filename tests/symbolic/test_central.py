@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from physdistill.errors import PhysDistillError
-from physdistill.symbolic import SRConfig, compare, regress
+from physdistill.symbolic import SRBackend, SRConfig, compare, regress
 from physdistill.symbolic.central import (
     CENTRAL_MIN,
     CentralConfig,
@@ -14,6 +14,7 @@ from physdistill.symbolic.central import (
     find_step,
     fit_central,
 )
+from physdistill.symbolic.pooled import antiderivative
 
 MAP = np.array([[0.3, -1.2], [0.8, 0.5]])
 OFFSET = np.array([0.05, -0.02])
@@ -174,3 +175,49 @@ def test_the_reciprocal_is_searched_only_on_near_exact_scalars(fast_config, nois
     assert not (searched and noise > 0), best
     with pytest.raises(PhysDistillError, match="reciprocal_below"):
         CentralConfig(reciprocal_below=2.0)
+
+
+def test_antiderivative_integrates_scattered_samples_down_from_the_largest():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.uniform(0.5, 3.0, 4000), [1.0, 1.0]])  # a repeated x too
+    P = antiderivative(x, 2 * x)
+    np.testing.assert_allclose(P, x.max() ** 2 - x ** 2, atol=1e-5)
+    assert P[np.argmax(x)] == 0.0 and P[-1] == P[-2]
+
+
+class _Scripted(SRBackend):
+    """A search that always returns the same two candidates (whatever its target): ``x`` and
+    the shape of a softened Yukawa *potential*, never the force itself."""
+
+    name = "scripted-potential"
+    operator_map = {o: o for o in ("+", "-", "*", "/", "exp", "square")}
+
+    def _search(self, X, y, names, config, sample_weight):
+        return ["x", "0.5*exp(-x)/(x + 0.02)"]
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_a_scalar_of_one_variable_is_also_searched_as_its_antiderivative(on):
+    """The softened Yukawa magnitude ``exp(-x')(1 + x')/x'**2`` (``x' = x + 0.01``) is the
+    derivative of the shorter ``exp(-x')/x'``: a search that finds only potentials recovers the
+    force through the antiderivative, its constants refitted on the force; without the step it
+    does not."""
+    e = edges(n=2000)
+    d, x = e["d"], e["x"]
+    xp = x + 0.01
+    f = np.exp(-xp) * (1 + xp) / xp**2
+    m = (f[:, None] * d / x[:, None]) @ MAP.T + OFFSET
+    sr = SRConfig(operators=("+", "-", "*", "/", "exp", "square"), restarts=1,
+                  stop_loss=1e-20, seed=0)
+    fit = fit_central(m, d, {"x": x}, direction_names=["u", "v"], norm="x", sr=sr,
+                      config=CentralConfig(antiderivative=on), backend=_Scripted())
+    best = min(c.loss for c in fit.scalar_front.candidates) / fit.scalar_front.target_variance
+    assert ("antiderivative_searches" in fit.scalar_front.meta) == on
+    if on:
+        assert best < 1e-12, fit.scalar_front.table()
+        env = {"u": d[:, 0], "v": d[:, 1], "x": x}
+        for j, front in enumerate(fit.fronts):
+            pred = front.expression.evaluate(env)
+            assert np.max(np.abs(pred - m[:, j])) < 1e-6 * np.max(np.abs(m[:, j]))
+    else:
+        assert best > 1e-6, fit.scalar_front.table()
