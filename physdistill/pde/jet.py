@@ -17,8 +17,9 @@ of shape ``(n, ...)`` (or ``0.0`` for a row known to be zero): rows ``0..K`` hol
 
 The loss gradient then needs one reverse pass through these rows, where nested autograd
 (:func:`physdistill.pde.model.derivatives` with ``method="autograd"``) builds and
-differentiates a graph per derivative order; ``python benchmarks/burgers_forward.py --time``
-compares the two per Adam step. Tested equal to nested autograd to float64 round-off.
+differentiates a graph per derivative order;
+``python benchmarks/burgers_forward.py --run derivatives`` compares the two per Adam step.
+Tested equal to nested autograd to float64 round-off.
 """
 
 from __future__ import annotations
