@@ -11,7 +11,8 @@ inputs scaled to :math:`[-1, 1]^2`, and (``hard``) the output transform
 
 which meets the initial condition exactly, and the boundary values whenever :math:`u_0` does
 (``HeatProblem.compatible``). Without it, :math:`u = N` and the IC/BC enter the loss.
-Derivatives come from :func:`physdistill.pde.model.derivatives` (nested autograd).
+Derivatives come from :func:`physdistill.pde.model.derivatives` (a forward-mode Taylor jet,
+:mod:`physdistill.pde.jet`).
 """
 
 from __future__ import annotations

@@ -84,10 +84,19 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="grid of simulated discovery data (default: the example's, or 256,101)")
     g = p.add_argument_group("PINN training")
     g.add_argument("--adam-steps", type=int, default=1000)
+    g.add_argument("--adam-lr", type=float, default=1e-3,
+                   help="Adam's starting learning rate, decaying 10x over the phase (default "
+                        "1e-3; 1e-2 with --float32 for the burgers-deepxde shock)")
     g.add_argument("--lbfgs-steps", type=int, default=1000)
     g.add_argument("--points", type=int, default=2540, help="collocation points")
     g.add_argument("--resample-every", type=int, default=0,
                    help="residual-based resampling period in Adam steps (default 0: off)")
+    g.add_argument("--holdout", type=int, default=0,
+                   help="held-out collocation points scored after every L-BFGS chunk; the "
+                        "best-scoring weights are kept (default 0: off)")
+    g.add_argument("--restarts", type=int, default=0,
+                   help="new attempts (new seed) after the --holdout guard stops L-BFGS on a "
+                        "climbing held-out loss (default 0)")
     g.add_argument("--width", type=int, default=None, help="neurons per layer (default 20 for "
                                                           "PINNs, 32 for discovery)")
     g.add_argument("--depth", type=int, default=None, help="hidden layers (3 / 4)")
@@ -168,8 +177,10 @@ def build_config(args: argparse.Namespace):  # -> PDERunConfig (torch stays unim
         problem=problem, data=args.data, grid=args.grid or grid, noise=args.noise,
         n_observations=args.observations,
         net=NetConfig(width=args.width or 20, depth=args.depth or 3, hard=args.hard),
-        train=TrainConfig(adam_steps=args.adam_steps, lbfgs_steps=args.lbfgs_steps,
+        train=TrainConfig(adam_steps=args.adam_steps, adam_lr=args.adam_lr,
+                          lbfgs_steps=args.lbfgs_steps,
                           n_domain=args.points, resample_every=args.resample_every,
+                          holdout=args.holdout, restarts=args.restarts,
                           dtype=dtype, seed=args.seed, device=args.device,
                           progress=not args.quiet),
         discovery=disc, threads=args.threads)

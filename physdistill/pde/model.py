@@ -13,6 +13,10 @@ output is exactly :math:`L`-periodic. Output transforms (``hard``):
 
 Coefficients of the PDE are buffers (known) or parameters (learned, inverse runs).
 
+Derivatives: :func:`derivatives` propagates a Taylor jet through the network in one forward
+pass (:mod:`physdistill.pde.jet`) whenever the model's ``jet`` matches its ``forward``, and
+falls back to nested autograd otherwise (a subclass that overrides only ``forward``).
+
 Shapes: ``forward``: ``(n, 2)`` points ``(x, t)`` in physical units ``-> (n,)``.
 """
 
@@ -29,7 +33,10 @@ import torch
 from torch import nn
 
 from physdistill.errors import PhysDistillError
+from physdistill.pde import jet as jets
 from physdistill.pde.equation import FIELDS, MAX_ORDER
+
+DERIVATIVE_METHODS = ("auto", "jet", "autograd")
 
 
 def pairs(value: Any, what: str, shape: str) -> dict[Any, Any]:
@@ -95,6 +102,13 @@ class MLP(nn.Module):
             z = torch.tanh(layer(z))
         return self.layers[-1](z)
 
+    def jet(self, z: jets.Jet) -> jets.Jet:
+        """The jet (:mod:`physdistill.pde.jet`) of the output from that of the input; rows
+        ``(n, d) -> (n, 1)``."""
+        for layer in self.layers[:-1]:
+            z = jets.tanh(jets.linear(layer, z))
+        return jets.linear(self.layers[-1], z)
+
 
 class FieldNet(nn.Module):
     r"""A scaled MLP :math:`(x, t) \mapsto u` on a box, without any PDE (data fits use it).
@@ -129,6 +143,33 @@ class FieldNet(nn.Module):
     def forward(self, xt: torch.Tensor) -> torch.Tensor:
         return self.raw(xt)
 
+    def raw_jet(self, xt: torch.Tensor, order: int) -> jets.Jet:
+        """The jet (:mod:`physdistill.pde.jet`) of :meth:`raw`: ``order + 2`` rows ``(n,)``."""
+        t = jets.affine_t(xt[:, 1], 2 / self._T, -2 * self._t0 / self._T - 1, order)
+        if self.periodic:
+            x = 2 * (xt[:, 0] - self._x0) / self._L - 1
+            feats = []
+            for phase in (0.0, -math.pi / 2):  # cos, then sin = cos(. - pi/2)
+                for m in range(1, self.config.harmonics + 1):
+                    feats.append(jets.sinusoid(math.pi * m * (x + 1), 2 * math.pi * m / self._L,
+                                               order, phase))
+            feats.append(t)
+        else:
+            feats = [jets.affine_x(xt[:, 0], 2 / self._L, -2 * self._x0 / self._L - 1, order),
+                     t]
+        return [r[:, 0] for r in self.net.jet(jets.stack(feats))]
+
+    def jet(self, xt: torch.Tensor, order: int) -> jets.Jet:
+        """The jet of :meth:`forward` at ``xt``: ``order + 2`` rows ``(n,)``."""
+        return self.raw_jet(xt, order)
+
+    @property
+    def jet_matches_forward(self) -> bool:
+        """Whether :meth:`jet` differentiates :meth:`forward` (both from the same class)."""
+        def owner(name: str) -> type:
+            return next(c for c in type(self).__mro__ if name in c.__dict__)
+        return owner("jet") is owner("forward")
+
 
 class PINN(FieldNet):
     """The network of a PDE problem, with its output transform and coefficients.
@@ -150,8 +191,8 @@ class PINN(FieldNet):
         on = config.hard == "on" or (config.hard == "auto" and (ok or problem.bc == "neumann"))
         self.hard_ic = on
         self.hard_bc = problem.bc == "periodic" or (on and problem.bc == "dirichlet" and ok)
-        f = sympy.lambdify([sympy.Symbol("x")], sympy.N(problem.ic_expr), modules="torch")
-        self._u0 = (lambda x: f(x) + 0 * x) if on else None
+        self._u0 = _torch_function(problem.ic_expr) if on else None
+        self._u0_derivatives: list = []  # u0 and its x-derivatives, built by jet() on demand
         init = dict(config.coef_init)
         self.learned = nn.ParameterDict({c: nn.Parameter(torch.tensor(float(init.get(c, 1.0))))
                                          for c in problem.learn})
@@ -179,25 +220,63 @@ class PINN(FieldNet):
             return self._u0(xt[:, 0]) + tau * (1 - x * x) * n
         return self._u0(xt[:, 0]) + tau * n
 
+    def jet(self, xt: torch.Tensor, order: int) -> jets.Jet:
+        """The jet of :meth:`forward` (the output transform by the product rule)."""
+        n = self.raw_jet(xt, order)
+        if not self.hard_ic:
+            return n
+        while len(self._u0_derivatives) <= order:
+            k = len(self._u0_derivatives)
+            self._u0_derivatives.append(_torch_function(sympy.diff(self.problem.ic_expr,
+                                                                   sympy.Symbol("x"), k)))
+        u0 = jets.from_derivatives(self._u0_derivatives[:order + 1], xt[:, 0])
+        factor = jets.affine_t(xt[:, 1], 1 / self._T, 0.0, order)
+        if self.problem.bc == "dirichlet" and self.hard_bc:
+            x = jets.affine_x(xt[:, 0], 2 / self._L, -2 * self._x0 / self._L - 1, order)
+            wall = [-r for r in jets.multiply(x, x)]
+            wall[0] = wall[0] + 1  # 1 - x^2
+            factor = jets.multiply(factor, wall)
+        return jets.add(u0, jets.multiply(factor, n))
+
     def describe(self) -> dict[str, Any]:
         return {**asdict(self.config), "hard_ic": self.hard_ic, "hard_bc": self.hard_bc,
                 "parameters": sum(p.numel() for p in self.net.parameters())}
 
 
+def _torch_function(expr: sympy.Expr) -> Any:
+    """``x -> expr(x)`` on torch tensors, broadcast to the shape of ``x``."""
+    f = sympy.lambdify([sympy.Symbol("x")], sympy.N(expr), modules="torch")
+    return lambda x: f(x) + 0 * x
+
+
 def derivatives(model: nn.Module, xt: torch.Tensor, order: int = 2,
-                create_graph: bool = True) -> dict[str, torch.Tensor]:
-    """``u, u_t`` and ``u_x .. u_x^order`` of ``model(xt) -> (n,)`` by nested autograd.
+                create_graph: bool = True, method: str = "auto") -> dict[str, torch.Tensor]:
+    """``u, u_t`` and ``u_x .. u_x^order`` of ``model(xt) -> (n,)``.
 
     Args:
         model: maps ``(n, 2)`` points (columns ``x, t``) to ``(n,)``.
         xt: the points; order: highest x-derivative (1 to :data:`MAX_ORDER`).
         create_graph: keep the graph (training); otherwise the results are detached.
+        method: ``"jet"`` (one forward pass, :mod:`physdistill.pde.jet`; needs a
+            :class:`FieldNet` whose ``jet`` matches its ``forward``), ``"autograd"`` (nested
+            reverse mode, any model) or ``"auto"`` (default: the jet where it applies).
 
     Returns:
         ``{"u", "u_t", "u_x", ...}``, each ``(n,)``.
     """
     if isinstance(order, bool) or not isinstance(order, int) or not 1 <= order <= MAX_ORDER:
         raise PhysDistillError(f"derivative order must be 1 to {MAX_ORDER}, got {order!r}")
+    if method not in DERIVATIVE_METHODS:
+        raise PhysDistillError(f"derivative method must be one of {DERIVATIVE_METHODS}, got "
+                               f"{method!r}")
+    has_jet = isinstance(model, FieldNet) and model.jet_matches_forward
+    if method == "jet" and not has_jet:
+        raise PhysDistillError(f"method='jet' needs a FieldNet whose jet() matches its "
+                               f"forward(); {type(model).__name__} has none; use "
+                               "method='autograd'")
+    if has_jet and method != "autograd":
+        with torch.set_grad_enabled(create_graph):
+            return jets.fields(model.jet(xt, order))
     xt = xt.detach().requires_grad_(True)
     with torch.enable_grad():
         u = model(xt)
@@ -212,10 +291,11 @@ def derivatives(model: nn.Module, xt: torch.Tensor, order: int = 2,
     return out
 
 
-def residual(model: PINN, xt: torch.Tensor, coeffs: Mapping[str, torch.Tensor] | None = None
-             ) -> torch.Tensor:
-    r""":math:`u_t - F(u, u_x, \dots)` of ``model`` at ``xt``, shape ``(n,)``."""
+def residual(model: PINN, xt: torch.Tensor, coeffs: Mapping[str, torch.Tensor] | None = None,
+             create_graph: bool = True) -> torch.Tensor:
+    r""":math:`u_t - F(u, u_x, \dots)` of ``model`` at ``xt``, shape ``(n,)`` (detached
+    with ``create_graph=False``)."""
     eq = model.problem.equation
-    d = derivatives(model, xt, max(eq.order, 1))
+    d = derivatives(model, xt, max(eq.order, 1), create_graph)
     rhs = eq.rhs(d, model.coefficients if coeffs is None else coeffs, xt[:, 0], xt[:, 1])
-    return d["u_t"] - rhs
+    return d["u_t"] - rhs if create_graph else (d["u_t"] - rhs).detach()

@@ -148,6 +148,8 @@ def _pinn(config: PDERunConfig, run: Any, resume: bool) -> dict[str, Any]:
     m: dict[str, Any] = {"network": model.describe(), "train_seconds": result.seconds,
                          "final_loss": result.history["loss"][-1] if result.history["loss"]
                          else None}
+    if result.guard:  # the held-out guard: best loss and step, stop, restore, attempts
+        m["guard"] = {k: v for k, v in result.guard.items() if k not in ("step", "holdout")}
     if problem.learn:
         learned = model.coefficient_values()
         m["coefficients"] = {c: {"learned": learned[c], "true": problem.values.get(c),

@@ -22,6 +22,16 @@ mean; L-BFGS keeps the last weights.
 many Halton points with probability :math:`\propto r^2/\overline{r^2} + 1`. L-BFGS then runs
 full-batch on the last set.
 
+**Held-out guard** (``holdout`` > 0): L-BFGS can lower the loss on its fixed collocation set
+while the network leaves the solution between those points. After every L-BFGS chunk the
+loss on an independent set of ``holdout`` collocation points (and fresh IC/BC points) is
+scored, and the weights that scored best (the Adam result included) are restored at the end.
+When the held-out loss climbs past ``guard_rise`` times its best, L-BFGS stops there: the run
+has left the solution (on DeepXDE's Burgers problem, a seed whose Adam phase ended in a wrong
+mode: training loss falling while the held-out loss rose 60-fold). With ``restarts`` > 0 such a
+run starts again from new weights and points (seed ``+ 1000 k``); the attempt with the lowest
+held-out loss on one common held-out set is returned.
+
 **Checkpoints** go through :mod:`physdistill.checkpoints` (weights, Adam and scheduler state,
 collocation points, history), every ``checkpoint_every`` Adam steps and at the end of each
 phase; ``resume=True`` continues Adam from the saved step (an interrupted L-BFGS phase restarts
@@ -34,17 +44,23 @@ import json
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from physdistill.checkpoints import CHECKPOINT, load_checkpoint, save_checkpoint
+from physdistill.checkpoints import (
+    CHECKPOINT,
+    load_checkpoint,
+    read_checkpoint_meta,
+    save_checkpoint,
+)
 from physdistill.devices import resolve_device
 from physdistill.errors import PhysDistillError
-from physdistill.pde.model import PINN, NetConfig, derivatives, pairs, residual
+from physdistill.pde.losses import HoldoutGuard, Losses
+from physdistill.pde.model import PINN, NetConfig, pairs
 from physdistill.pde.problem import PDEProblem, relative_l2
 
 LOSS_TERMS = ("pde", "ic", "bc", "obs")
@@ -64,6 +80,10 @@ class TrainConfig:
             as a multiple of ``n_domain`` (default 4).
         weights: ``(("obs", 10.0), ...)``; missing terms weigh 1.
         balance: ``"fixed"`` (default) or ``"gradnorm"`` (module docstring).
+        holdout: collocation points of the L-BFGS guard (module docstring; default 0: off).
+        guard_rise: the guard stops L-BFGS once the held-out loss exceeds this multiple of its
+            best (default 5; a converging run stays within a few per cent of its best).
+        restarts: new attempts (seed ``+ 1000 k``) after a stopped L-BFGS (default 0).
         seed, device, log_every, progress, checkpoint_every: bookkeeping.
     """
 
@@ -80,6 +100,9 @@ class TrainConfig:
     resample_pool: int = 4
     weights: tuple[tuple[str, float], ...] = ()
     balance: str = "fixed"
+    holdout: int = 0
+    guard_rise: float = 5.0
+    restarts: int = 0
     seed: int = 0
     device: str = "auto"
     log_every: int = 50
@@ -89,7 +112,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for name, low in (("adam_steps", 0), ("lbfgs_steps", 0), ("lbfgs_history", 1),
                           ("n_domain", 1), ("n_initial", 1), ("n_boundary", 2),
-                          ("resample_every", 0), ("resample_pool", 1), ("log_every", 1),
+                          ("resample_every", 0), ("resample_pool", 1), ("holdout", 0),
+                          ("restarts", 0), ("log_every", 1),
                           ("seed", 0), ("checkpoint_every", 1)):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < low:
@@ -99,7 +123,11 @@ class TrainConfig:
             raise PhysDistillError("TrainConfig has no training steps (adam_steps and "
                                    "lbfgs_steps are both 0); give at least one, e.g. "
                                    "--adam-steps 1000")
-        for name, lo, hi in (("adam_lr", 0, math.inf), ("adam_decay", 0, 1)):
+        if self.restarts and not self.holdout:
+            raise PhysDistillError(f"TrainConfig.restarts={self.restarts} needs the held-out "
+                                   "guard that triggers them; set holdout, e.g. 4096")
+        for name, lo, hi in (("adam_lr", 0, math.inf), ("adam_decay", 0, 1),
+                             ("guard_rise", 1, math.inf)):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo < v <= hi:
                 raise PhysDistillError(f"TrainConfig.{name} must be in ({lo}, {hi}], got {v!r}")
@@ -123,79 +151,14 @@ class TrainConfig:
 class TrainResult:
     """``model`` (eval mode); ``history``: ``step, loss, <term>...`` every ``log_every`` steps;
     ``coefficients``: ``{"step": [...], name: [...]}`` of learned coefficients; ``seconds``
-    per phase."""
+    per phase; ``guard``: the held-out loss per L-BFGS chunk (``step``, ``holdout``), the
+    best step and whether its weights were restored (empty without ``holdout``)."""
 
     model: PINN
     history: dict[str, list[float]]
     coefficients: dict[str, list[float]] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
-
-
-class _Losses:
-    def __init__(self, problem: PDEProblem, model: PINN, cfg: TrainConfig,
-                 observations: tuple[np.ndarray, np.ndarray] | None, device: torch.device):
-        self.rng = np.random.default_rng(cfg.seed)
-        self.cfg, self.model, self.problem = cfg, model, problem
-        self.tens = lambda a: torch.as_tensor(np.asarray(a, float), dtype=cfg.torch_dtype,
-                                              device=device)
-        self.points: dict[str, tuple[torch.Tensor, torch.Tensor | None]] = {
-            "pde": (self.tens(problem.sample_domain(cfg.n_domain, self.rng)), None)}
-        if not model.hard_ic:
-            self.points["ic"] = tuple(map(self.tens, problem.sample_initial(cfg.n_initial,
-                                                                            self.rng)))
-        if not model.hard_bc:
-            self.points["bc"] = tuple(map(self.tens, problem.sample_boundary(cfg.n_boundary,
-                                                                             self.rng)))
-        if observations is not None:
-            xo, uo = (np.asarray(a, dtype=float) for a in observations)
-            if xo.ndim != 2 or xo.shape[1] != 2 or uo.shape != (len(xo),) or not len(xo):
-                raise PhysDistillError(f"observations must be (xt of shape (n, 2), u of shape "
-                                       f"(n,)) with n >= 1, got {xo.shape} and {uo.shape}")
-            self.points["obs"] = (self.tens(xo), self.tens(uo))
-        elif problem.learn:
-            raise PhysDistillError(f"learning {list(problem.learn)} (an inverse problem) needs "
-                                   "observations; pass observations=problem.observations(n)")
-        w = dict(cfg.weights)
-        self.weights = {k: float(w.get(k, 1.0)) for k in self.points}
-
-    def __call__(self) -> dict[str, torch.Tensor]:
-        out = {}
-        for k, (xt, target) in self.points.items():
-            if k == "pde":
-                r = residual(self.model, xt)
-            elif k == "bc" and self.problem.bc == "neumann":
-                r = derivatives(self.model, xt, 1)["u_x"] - target
-            else:
-                r = self.model(xt) - target
-            out[k] = (r * r).mean()
-        return out
-
-    def total(self, parts: dict[str, torch.Tensor]) -> torch.Tensor:
-        return sum(self.weights[k] * v for k, v in parts.items())
-
-    def rebalance(self, parts: dict[str, torch.Tensor]) -> None:
-        """Move each weight 10 % towards mean-gradient-norm / own-gradient-norm."""
-        params = list(self.model.net.parameters())
-        norms = {}
-        for k, v in parts.items():
-            g = torch.autograd.grad(v, params, retain_graph=True, allow_unused=True)
-            norms[k] = float(torch.sqrt(sum((gi * gi).sum() for gi in g if gi is not None)))
-        mean = sum(norms.values()) / len(norms)
-        for k, n in norms.items():
-            if n > 0:
-                self.weights[k] = 0.9 * self.weights[k] + 0.1 * mean / n
-
-    def resample(self) -> None:
-        """RAR-D: redraw the collocation set with probability ~ r^2/mean(r^2) + 1."""
-        n = self.cfg.n_domain
-        pool = self.problem.sample_domain(n * self.cfg.resample_pool, self.rng)
-        r2 = np.empty(len(pool))
-        for i in range(0, len(pool), 8192):
-            xt = self.tens(pool[i:i + 8192])
-            r2[i:i + 8192] = (residual(self.model, xt).detach() ** 2).cpu().numpy()
-        p = r2 / max(r2.mean(), 1e-300) + 1.0
-        idx = self.rng.choice(len(pool), size=n, replace=False, p=p / p.sum())
-        self.points["pde"] = (self.tens(pool[idx]), None)
+    guard: dict[str, Any] = field(default_factory=dict)
 
 
 def train(problem: PDEProblem, net_config: NetConfig | None = None,
@@ -209,24 +172,54 @@ def train(problem: PDEProblem, net_config: NetConfig | None = None,
     Args:
         problem: the problem; net_config, config: settings.
         model: a network of ``problem`` to train instead of a new ``PINN(problem,
-            net_config)`` (a preset's subclass, e.g. the heat PINN).
+            net_config)`` (a preset's subclass, e.g. the heat PINN; not with restarts).
         observations: ``(xt (n, 2), u (n,))``; required when ``problem.learn`` is not empty.
-        out: checkpoint folder (none written without it); resume: continue from it.
+        out: checkpoint folder (none written without it; restart ``k`` uses
+            ``out/restart-k``); resume: continue from it.
         callback: ``callback(step, phase, model)`` after each logged step (clock paused);
             returning ``True`` stops training.
 
     Raises:
-        PhysDistillError: bad observations, a diverged loss, or a checkpoint that does not
-            match these settings.
+        PhysDistillError: bad observations, a diverged loss, a checkpoint that does not
+            match these settings, or a given ``model`` with ``config.restarts``.
     """
     net_config, config = net_config or NetConfig(), config or TrainConfig()
+    if model is not None and config.restarts:
+        raise PhysDistillError("TrainConfig.restarts builds a new network per attempt; pass "
+                               "no model=, or restarts=0")
+    attempts: list[TrainResult] = []
+    for k in range(config.restarts + 1):
+        cfg = replace(config, seed=config.seed + 1000 * k) if k else config
+        sub = None if out is None else (Path(out) / f"restart-{k}" if k else out)
+        r = _train_once(problem, net_config, cfg, observations, sub, resume, callback, model,
+                        holdout_seed=config.seed)
+        if r.guard:
+            r.guard["seed"] = cfg.seed
+        attempts.append(r)
+        if not r.guard.get("stopped"):
+            break
+    best = min(attempts, key=lambda a: a.guard.get("best", 0.0)) if len(attempts) > 1 \
+        else attempts[0]
+    if len(attempts) > 1:
+        best.guard["attempts"] = [{"seed": a.guard["seed"], "best": a.guard["best"],
+                                   "stopped": a.guard["stopped"], "seconds": a.seconds}
+                                  for a in attempts]
+        best.seconds = {p: round(sum(a.seconds[p] for a in attempts), 3) for p in best.seconds}
+    return best
+
+
+def _train_once(problem: PDEProblem, net_config: NetConfig, config: TrainConfig,
+                observations: tuple[np.ndarray, np.ndarray] | None, out: str | Path | None,
+                resume: bool, callback: Callable[[int, str, PINN], bool | None] | None,
+                model: PINN | None, holdout_seed: int) -> TrainResult:
+    """One attempt of :func:`train` (the guard's held-out set drawn from ``holdout_seed``)."""
     from tqdm.auto import tqdm
 
     torch.manual_seed(config.seed)
     device = resolve_device(config.device)
     model = (model if model is not None else PINN(problem, net_config)).to(
         device=device, dtype=config.torch_dtype)
-    losses = _Losses(problem, model, config, observations, device)
+    losses = Losses(problem, model, config, observations, device)
     history: dict[str, list[float]] = {k: [] for k in ("step", "loss", *losses.points)}
     coefs: dict[str, list[float]] = {"step": [], **{c: [] for c in problem.learn}}
     seconds = {"adam": 0.0, "lbfgs": 0.0}
@@ -238,6 +231,7 @@ def train(problem: PDEProblem, net_config: NetConfig | None = None,
     sched = torch.optim.lr_scheduler.ExponentialLR(
         opt, config.adam_decay ** (1.0 / max(config.adam_steps, 1)))
     step, phase = 0, "adam"
+    guard_info: dict[str, Any] = {}
     if resume and out is not None and (Path(out) / CHECKPOINT).is_file():
         state = load_checkpoint(out, meta, ("model", "optimizer", "scheduler", "step",
                                             "phase", "points", "history", "coefficients"))
@@ -247,10 +241,11 @@ def train(problem: PDEProblem, net_config: NetConfig | None = None,
         step, phase = int(state["step"]), str(state["phase"])
         losses.points["pde"] = (state["points"].to(device=device, dtype=config.torch_dtype), None)
         history, coefs = state["history"], state["coefficients"]
+        guard_info = read_checkpoint_meta(out).get("guard", {})  # a finished run's guard
 
     def save(ph: str) -> None:
         if out is not None:
-            save_checkpoint(out, {**meta, "step": step, "phase": ph}, {
+            save_checkpoint(out, {**meta, "step": step, "phase": ph, "guard": guard_info}, {
                 "model": model.state_dict(), "optimizer": opt.state_dict(),
                 "scheduler": sched.state_dict(), "step": step, "phase": ph,
                 "points": losses.points["pde"][0], "history": history, "coefficients": coefs})
@@ -319,6 +314,10 @@ def train(problem: PDEProblem, net_config: NetConfig | None = None,
             return total
 
         start = time.perf_counter()
+        guard = (HoldoutGuard(losses, config.holdout, device, holdout_seed, config.guard_rise)
+                 if config.holdout else None)
+        if guard is not None:
+            guard.check(step)
         for it in run_lbfgs(list(model.parameters()), objective, config.lbfgs_steps,
                             config.log_every, config.lbfgs_history):
             seconds["lbfgs"] += time.perf_counter() - start
@@ -328,12 +327,21 @@ def train(problem: PDEProblem, net_config: NetConfig | None = None,
             if record(last["parts"], last["total"], "lbfgs"):
                 break
             start = time.perf_counter()
+            if guard is not None and guard.check(step):
+                seconds["lbfgs"] += time.perf_counter() - start
+                break
         else:
+            seconds["lbfgs"] += time.perf_counter() - start
+        if guard is not None:
+            start = time.perf_counter()
+            guard_info = {**guard.history, "best": guard.best, "best_step": guard.best_step,
+                          "stopped": guard.stopped, "restored": guard.restore()}
             seconds["lbfgs"] += time.perf_counter() - start
         save("done")
     bar.close()
     model.eval()
-    return TrainResult(model, history, coefs, {k: round(v, 3) for k, v in seconds.items()})
+    return TrainResult(model, history, coefs, {k: round(v, 3) for k, v in seconds.items()},
+                       guard_info)
 
 
 def run_lbfgs(params: list[torch.Tensor], loss: Callable[[], torch.Tensor], iterations: int,

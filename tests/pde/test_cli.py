@@ -80,3 +80,18 @@ def test_bad_data_file_is_one_line(tmp_path, capsys):
     assert main(["pde", "--data", str(tmp_path / "bad.npz"), "--out", str(tmp_path / "o"),
                  "--quiet"]) == 2
     assert "NaN" in capsys.readouterr().err
+
+
+def test_burgers_recipe_options_reach_the_train_config(capsys):
+    from physdistill.cli import build_parser
+    from physdistill.pde.cli import build_config
+
+    args = build_parser().parse_args(
+        ["pde", "--example", "burgers-deepxde", "--float32", "--adam-lr", "1e-2",
+         "--adam-steps", "2000", "--resample-every", "250", "--lbfgs-steps", "3000",
+         "--holdout", "4096", "--restarts", "1"])
+    t = build_config(args).train
+    assert (t.adam_lr, t.dtype, t.adam_steps, t.resample_every, t.lbfgs_steps, t.holdout,
+            t.restarts) == (1e-2, "float32", 2000, 250, 3000, 4096, 1)
+    assert main(["pde", "--example", "burgers-deepxde", "--restarts", "1", *TINY]) == 2
+    assert "needs the held-out guard" in capsys.readouterr().err

@@ -12,13 +12,15 @@ from physdistill.pde.train import TrainConfig, predict, rel_l2_on_grid, train
 
 HEAT = PDEProblem("u_t = alpha*u_xx", "sin(pi*x) + 0.5*sin(3*pi*x)", (0, 1), 1.0, "dirichlet",
                   coefficients={"alpha": 0.4})
+OVERFIT = PDEProblem("u_t = -u*u_x + nu*u_xx", "-sin(pi*x)", (-1, 1), 0.99, "dirichlet",
+                     coefficients={"nu": 0.003})
 FAST = {"n_domain": 400, "device": "cpu", "progress": False, "log_every": 10}
 
 
 def test_forward_heat_trains_to_a_small_error():
     untrained = rel_l2_on_grid(PINN(HEAT, NetConfig()).double(), HEAT, 64, 21)
     r = train(HEAT, NetConfig(), TrainConfig(adam_steps=200, lbfgs_steps=200, **FAST))
-    assert r.model.hard_ic and r.model.hard_bc
+    assert r.model.hard_ic and r.model.hard_bc and r.guard == {}  # no guard by default
     assert r.history["loss"][-1] < 1e-2 * r.history["loss"][0]
     err = rel_l2_on_grid(r.model, HEAT, 64, 21)
     assert err < 5e-2 and err < 0.1 * untrained
@@ -68,15 +70,49 @@ def test_periodic_output_is_exactly_periodic_and_neumann_uses_a_bc_loss():
 
 
 def test_residual_resampling_moves_points_towards_large_residuals():
-    from physdistill.pde.train import _Losses
+    from physdistill.pde.losses import Losses
 
     p = PDEProblem("u_t = -u*u_x + nu*u_xx", "-sin(pi*x)", (-1, 1), 1.0, "dirichlet",
                    coefficients={"nu": 0.003})
     cfg = TrainConfig(adam_steps=1, lbfgs_steps=0, n_domain=500, resample_pool=4,
                       device="cpu", progress=False)
     model = PINN(p, NetConfig()).double()
-    losses = _Losses(p, model, cfg, None, torch.device("cpu"))
+    losses = Losses(p, model, cfg, None, torch.device("cpu"))
     before = float(losses()["pde"].detach())
     losses.resample()
     assert losses.points["pde"][0].shape == (500, 2)
     assert float(losses()["pde"].detach()) > before  # the new set holds more high-residual points
+
+
+def test_holdout_guard_keeps_the_weights_that_score_best_off_the_collocation_set():
+    from physdistill.pde.losses import HoldoutGuard, Losses
+
+    # 20 collocation points: L-BFGS fits them to round-off while the solution elsewhere degrades
+    cfg = TrainConfig(adam_steps=100, lbfgs_steps=150, n_domain=20, holdout=500, guard_rise=3.0,
+                      log_every=25, device="cpu", progress=False)
+    r = train(OVERFIT, NetConfig(width=16, depth=2), cfg)
+    g = r.guard
+    assert g["step"][0] == 100 and len(g["step"]) == len(g["holdout"]) >= 2
+    assert g["stopped"] and g["restored"] and g["step"][-1] < 250  # stopped early
+    assert g["holdout"][-1] > 3.0 * min(g["holdout"]) and g["best"] == min(g["holdout"])
+    held = HoldoutGuard(Losses(OVERFIT, r.model, cfg, None, torch.device("cpu")), 500,
+                        torch.device("cpu"), seed=0, rise=3.0)
+    held.check(0)
+    assert held.best == pytest.approx(g["best"], rel=1e-9)  # the best weights came back
+
+
+def test_a_stopped_run_restarts_and_the_best_attempt_is_returned(tmp_path):
+    cfg = TrainConfig(adam_steps=30, lbfgs_steps=100, n_domain=20, holdout=300, guard_rise=2.0,
+                      restarts=1, log_every=25, device="cpu", progress=False)
+    r = train(OVERFIT, NetConfig(width=16, depth=2), cfg, out=tmp_path)
+    att = r.guard["attempts"]
+    assert (tmp_path / "restart-1" / CHECKPOINT_META).is_file()
+    again = train(OVERFIT, NetConfig(width=16, depth=2), cfg, out=tmp_path, resume=True)
+    assert [a["best"] for a in again.guard["attempts"]] == [a["best"] for a in att]
+    assert [a["seed"] for a in att] == [0, 1000] and att[0]["stopped"]
+    assert r.guard["best"] == min(a["best"] for a in att)
+    assert r.seconds["lbfgs"] == pytest.approx(sum(a["seconds"]["lbfgs"] for a in att), abs=1e-2)
+    with pytest.raises(PhysDistillError, match="builds a new network per attempt"):
+        train(OVERFIT, NetConfig(), cfg, model=PINN(OVERFIT, NetConfig()))
+    with pytest.raises(PhysDistillError, match="needs the held-out guard"):
+        TrainConfig(restarts=1)
