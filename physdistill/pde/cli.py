@@ -83,25 +83,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--grid", type=pair_option(int), default=None, metavar="NX,NT",
                    help="grid of simulated discovery data (default: the example's, or 256,101)")
     g = p.add_argument_group("PINN training")
-    g.add_argument("--adam-steps", type=int, default=1000)
-    g.add_argument("--adam-lr", type=float, default=1e-3,
+    g.add_argument("--adam-steps", type=int, default=None,
+                   help="Adam steps (default 1000, or the example's recipe: 2000 for "
+                        "burgers-deepxde)")
+    g.add_argument("--adam-lr", type=float, default=None,
                    help="Adam's starting learning rate, decaying 10x over the phase (default "
-                        "1e-3; 1e-2 with --float32 for the burgers-deepxde shock)")
-    g.add_argument("--lbfgs-steps", type=int, default=1000)
+                        "1e-3; the burgers-deepxde recipe: 1e-2 in float32)")
+    g.add_argument("--lbfgs-steps", type=int, default=None,
+                   help="L-BFGS iterations (default 1000; burgers-deepxde: 3000)")
     g.add_argument("--points", type=int, default=2540, help="collocation points")
-    g.add_argument("--resample-every", type=int, default=0,
-                   help="residual-based resampling period in Adam steps (default 0: off)")
-    g.add_argument("--holdout", type=int, default=0,
+    g.add_argument("--resample-every", type=int, default=None,
+                   help="residual-based resampling period in Adam steps (default 0: off; "
+                        "burgers-deepxde: 250)")
+    g.add_argument("--holdout", type=int, default=None,
                    help="held-out collocation points scored after every L-BFGS chunk; the "
-                        "best-scoring weights are kept (default 0: off)")
-    g.add_argument("--restarts", type=int, default=0,
+                        "best-scoring weights are kept (default 0: off; burgers-deepxde: "
+                        "4096)")
+    g.add_argument("--restarts", type=int, default=None,
                    help="new attempts (new seed) after the --holdout guard stops L-BFGS on a "
-                        "climbing held-out loss (default 0)")
+                        "climbing held-out loss (default 0; burgers-deepxde: 1)")
     g.add_argument("--width", type=int, default=None, help="neurons per layer (default 20 for "
                                                           "PINNs, 32 for discovery)")
     g.add_argument("--depth", type=int, default=None, help="hidden layers (3 / 4)")
     g.add_argument("--hard", choices=("auto", "on", "off"), default="auto")
-    g.add_argument("--float32", action="store_true", help="float32 instead of float64")
+    g.add_argument("--float32", action="store_true", default=None,
+                   help="float32 instead of float64 (the burgers-deepxde recipe's default)")
+    g.add_argument("--float64", dest="float32", action="store_false",
+                   help="float64 even where the example's recipe says float32")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     g.add_argument("--device", default="auto")
@@ -127,7 +135,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def build_config(args: argparse.Namespace):  # -> PDERunConfig (torch stays unimported)
     from physdistill.pde.discover import DiscoveryConfig
-    from physdistill.pde.examples import EXAMPLES
+    from physdistill.pde.examples import EXAMPLES, RECIPES
     from physdistill.pde.model import NetConfig
     from physdistill.pde.pipeline import PDERunConfig
     from physdistill.pde.problem import PDEProblem
@@ -165,6 +173,17 @@ def build_config(args: argparse.Namespace):  # -> PDERunConfig (torch stays unim
             raise PhysDistillError("--learn applies to --inverse runs; add --inverse")
         problem = PDEProblem(**spec, learn=tuple(args.learn))
     dtype = "float32" if args.float32 else "float64"
+    # PINN training: a flag given on the command line, else the example's recipe, else the
+    # general default
+    recipe = {"dtype": "float64", "adam_steps": 1000, "adam_lr": 1e-3, "lbfgs_steps": 1000,
+              "resample_every": 0, "holdout": 0, "restarts": 0,
+              **RECIPES.get(args.example or "", {})}
+    for key in ("adam_steps", "adam_lr", "lbfgs_steps", "resample_every", "holdout",
+                "restarts"):
+        if getattr(args, key) is not None:
+            recipe[key] = getattr(args, key)
+    if args.float32 is not None:
+        recipe["dtype"] = dtype
     disc = DiscoveryConfig(width=args.width or 32, depth=args.depth or 4, fit_adam=args.fit_adam,
                            fit_lbfgs=args.fit_lbfgs, physics_steps=args.physics_steps,
                            **({"weak": None} if args.strong else {}),
@@ -177,12 +196,8 @@ def build_config(args: argparse.Namespace):  # -> PDERunConfig (torch stays unim
         problem=problem, data=args.data, grid=args.grid or grid, noise=args.noise,
         n_observations=args.observations,
         net=NetConfig(width=args.width or 20, depth=args.depth or 3, hard=args.hard),
-        train=TrainConfig(adam_steps=args.adam_steps, adam_lr=args.adam_lr,
-                          lbfgs_steps=args.lbfgs_steps,
-                          n_domain=args.points, resample_every=args.resample_every,
-                          holdout=args.holdout, restarts=args.restarts,
-                          dtype=dtype, seed=args.seed, device=args.device,
-                          progress=not args.quiet),
+        train=TrainConfig(**recipe, n_domain=args.points, seed=args.seed,
+                          device=args.device, progress=not args.quiet),
         discovery=disc, threads=args.threads)
 
 

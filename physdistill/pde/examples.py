@@ -44,6 +44,14 @@ EXAMPLES: dict[str, dict[str, Any]] = {
                         "domain": (-1.0, 1.0), "T": 0.99, "bc": "dirichlet",
                         "coefficients": {"nu": 0.01 / math.pi}, "grid": (256, 100)},
 }
+#: the PINN training recipe an example's forward and inverse runs take unless the command line
+#: overrides a value (``TrainConfig`` fields); the shock of DeepXDE's Burgers example needs a
+#: faster start and resampling (docs/pde.md, "Forward Burgers", measured against DeepXDE)
+RECIPES: dict[str, dict[str, Any]] = {
+    "burgers-deepxde": {"dtype": "float32", "adam_lr": 1e-2, "adam_steps": 2000,
+                        "resample_every": 250, "lbfgs_steps": 3000, "holdout": 4096,
+                        "restarts": 1},
+}
 
 
 def example(name: str, learn: tuple[str, ...] = ()) -> tuple[PDEProblem, tuple[int, int]]:

@@ -93,5 +93,15 @@ def test_burgers_recipe_options_reach_the_train_config(capsys):
     t = build_config(args).train
     assert (t.adam_lr, t.dtype, t.adam_steps, t.resample_every, t.lbfgs_steps, t.holdout,
             t.restarts) == (1e-2, "float32", 2000, 250, 3000, 4096, 1)
-    assert main(["pde", "--example", "burgers-deepxde", "--restarts", "1", *TINY]) == 2
+    # the example's own recipe is the same, without the flags; a flag still overrides it
+    plain = build_config(build_parser().parse_args(["pde", "--example", "burgers-deepxde"]))
+    assert plain.train == t
+    over = build_config(build_parser().parse_args(
+        ["pde", "--example", "burgers-deepxde", "--float64", "--adam-lr", "3e-3"])).train
+    assert (over.dtype, over.adam_lr, over.adam_steps) == ("float64", 3e-3, 2000)
+    other = build_config(build_parser().parse_args(["pde", "--example", "heat"])).train
+    assert (other.dtype, other.adam_lr, other.adam_steps, other.holdout) == \
+        ("float64", 1e-3, 1000, 0)
+    assert main(["pde", "--example", "burgers-deepxde", "--holdout", "0", "--restarts", "1",
+                 *TINY]) == 2
     assert "needs the held-out guard" in capsys.readouterr().err
