@@ -128,7 +128,7 @@ def recovery_grid(entries: list[dict[str, Any]], rows: list[str], cols: list[str
                 r2[i, j] = float(np.median(e["r2_robust"]))
     fig, axes = plt.subplots(1, 2, figsize=(3.0 + 1.6 * len(cols), 1.2 + 0.6 * len(rows)))
     for ax, data, label in ((axes[0], frac, "channels recovered"),
-                            (axes[1], r2, "median robust R² (SymTorch's below)")):
+                            (axes[1], r2, "median robust R²\n(SymTorch's in brackets)")):
         im = ax.imshow(data, vmin=0, vmax=1, cmap="viridis", aspect="auto")
         ax.set_xticks(range(len(cols)), cols)
         ax.set_yticks(range(len(rows)), rows)
