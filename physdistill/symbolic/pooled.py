@@ -38,10 +38,7 @@ def with_reciprocal(front: ParetoFront, X: np.ndarray, y: np.ndarray, names: lis
         pred = e.evaluate(env)
         if np.all(np.isfinite(pred)):
             items.append((e, float(np.mean((pred - y) ** 2))))
-    meta = {**front.meta, "reciprocal_searches": inv.meta.get("searches"),
-            "searches": (front.meta.get("searches") or 0) + (inv.meta.get("searches") or 0)}
-    return build_front(items, front.target_variance, rule, factor=factor,
-                       backend=front.backend, meta=meta)
+    return _pooled(front, items, inv, "reciprocal_searches", rule, factor)
 
 
 def antiderivative(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -91,7 +88,15 @@ def with_antiderivative(front: ParetoFront, X: np.ndarray, y: np.ndarray, names:
             continue
         seen.add(str(expr))
         items.append((expr, loss))
-    meta = {**front.meta, "antiderivative_searches": pot.meta.get("searches"),
-            "searches": (front.meta.get("searches") or 0) + (pot.meta.get("searches") or 0)}
+    return _pooled(front, items, pot, "antiderivative_searches", rule, factor)
+
+
+def _pooled(front: ParetoFront, items: list[tuple[Expression, float]], other: ParetoFront,
+            key: str, rule: str, factor: float) -> ParetoFront:
+    """The front of ``items`` (scored on ``front``'s target), its meta counting ``other``'s
+    searches under ``key`` and in the total."""
+    searches = other.meta.get("searches")
+    meta = {**front.meta, key: searches,
+            "searches": (front.meta.get("searches") or 0) + (searches or 0)}
     return build_front(items, front.target_variance, rule, factor=factor,
                        backend=front.backend, meta=meta)
