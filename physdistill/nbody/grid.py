@@ -11,7 +11,9 @@ regularisers x seeds) and runs them as the lone runs would, in less time:
 3. **distill, rollout, report**: each trained cell finishes in a worker of a process pool while
    the next stack trains. Workers get disjoint sets of cores (``cores // threads`` workers of
    ``threads`` cores, one core left to the training loop), so the searches, which use every
-   core their process may use, neither leave cores idle nor oversubscribe them. Workers analyse
+   core their process may use, neither leave cores idle nor oversubscribe them. When the stacks
+   train on a GPU, the training process is held to the cores no worker owns: its loop is bound
+   by the host, and its threads would otherwise spin on the workers' cores. Workers analyse
    on the CPU.
 
 Each cell's run folder is a complete ``physdistill nbody`` run: ``physdistill report`` reads it,
@@ -29,6 +31,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from physdistill.devices import resolve_device
 from physdistill.errors import PhysDistillError
 from physdistill.nbody.pipeline import NBodyConfig, _law, _stage_data, run_nbody, simulation_device
 from physdistill.runs import RunFolder
@@ -79,7 +82,7 @@ def run_grid(cells: list[NBodyConfig], out: str | Path, *, threads: int = 2,
     rows: dict[str, dict[str, Any]] = {}
     futures: dict[str, Future] = {}
     stacks: dict[str, float] = {}
-    with _pool(workers, threads, cores) as pool:
+    with _pool(workers, threads, cores) as pool, _trainer_cores(cells[0], workers * threads):
         for key, group in _groups(cells).items():
             todo = [c for c in group if not _trained(out / cell_name(c), c)]
             if todo:
@@ -261,6 +264,28 @@ def _finish(cfg: dict[str, Any], path: str) -> dict[str, Any]:
         raise PhysDistillError(f"{p.name}: the model diverged in training (see diverged.json)")
     return run_nbody(NBodyConfig.from_dict(cfg), p, resume=True, progress=False,
                      analysis_device="cpu")
+
+
+@contextlib.contextmanager
+def _trainer_cores(cfg: NBodyConfig, taken: int):
+    """Hold this process (the GPU training loop) to the cores the workers do not own, at least
+    one, with as many torch threads; restored on exit. A no-op for CPU training, which needs
+    every core, and where affinity is not supported."""
+    if resolve_device(cfg.device).type != "cuda" or not hasattr(os, "sched_setaffinity"):
+        yield
+        return
+    import torch
+
+    allowed = sorted(os.sched_getaffinity(0))
+    keep = allowed[:max(1, len(allowed) - taken)]
+    threads = torch.get_num_threads()
+    os.sched_setaffinity(0, keep)
+    torch.set_num_threads(len(keep))
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, allowed)
+        torch.set_num_threads(threads)
 
 
 class _pool:
