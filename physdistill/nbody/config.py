@@ -8,9 +8,10 @@ meant for a GPU. Any preset value can be overridden.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
 
+from physdistill.configs import JSONConfig
 from physdistill.errors import PhysDistillError
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -26,7 +27,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 @dataclass(frozen=True)
-class NBodyConfig:
+class NBodyConfig(JSONConfig):
     """Settings of one ``physdistill nbody`` run. ``None`` fields take the preset's value.
 
     Args:
@@ -78,6 +79,8 @@ class NBodyConfig:
     data: str | None = None
     model: str | None = None
 
+    config_name: ClassVar[str] = "n-body run config"
+
     def resolved(self) -> NBodyConfig:
         """A copy with the preset's values filled in, checked."""
         if self.preset not in PRESETS:
@@ -108,17 +111,6 @@ class NBodyConfig:
                                    "split, and the distillation reads messages on test "
                                    "graphs; use --sims 3 or more")
         return cfg
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> NBodyConfig:
-        known = {f.name for f in fields(cls)}
-        bad = sorted(set(data) - known)
-        if bad:
-            raise PhysDistillError(f"unknown n-body run settings {bad}")
-        return cls(**data)
 
 
 def _law(cfg: NBodyConfig):

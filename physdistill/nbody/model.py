@@ -21,13 +21,14 @@ Example:
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+from dataclasses import dataclass, fields, replace
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 
+from physdistill.configs import JSONConfig
 from physdistill.errors import PhysDistillError
 from physdistill.nbody.regularizers import REGULARIZERS, Regularizer, get_regularizer
 
@@ -35,7 +36,7 @@ VARIANTS = ("standard", "bottleneck", "l1", "kl", "pruning")
 
 
 @dataclass(frozen=True)
-class OGNConfig:
+class OGNConfig(JSONConfig):
     """Architecture of an :class:`OGN`.
 
     Args:
@@ -58,6 +59,8 @@ class OGNConfig:
     layers: int = 3
     strength: float | None = None
     prune_end: float = 0.65
+
+    config_name: ClassVar[str] = "model config"
 
     @property
     def in_dim(self) -> int:
@@ -85,18 +88,10 @@ class OGNConfig:
                                    f"{self.prune_end!r}")
         return self
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> OGNConfig:
-        if not isinstance(data, dict):
-            raise PhysDistillError(f"model config must be a JSON object, got {type(data).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise PhysDistillError(f"unknown model config keys {unknown}; known: {sorted(known)}")
-        return cls(**data).validate()
+    def from_dict(cls, data: Any) -> OGNConfig:
+        """The architecture stored by :meth:`to_dict` (keys checked), validated."""
+        return super().from_dict(data).validate()
 
 
 def mlp(in_dim: int, out_dim: int, hidden: int, layers: int) -> nn.Sequential:

@@ -4,9 +4,10 @@ in one place (:meth:`TrainConfig.validate`)."""
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
+from physdistill.configs import JSONConfig
 from physdistill.devices import resolve_device
 from physdistill.errors import PhysDistillError
 
@@ -14,7 +15,7 @@ AMP_MODES = ("none", "bf16")
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(JSONConfig):
     """Settings of :class:`Trainer`.
 
     Args:
@@ -54,6 +55,8 @@ class TrainConfig:
     eval_batch: int = 4096
     log_every: int = 50
 
+    config_name: ClassVar[str] = "training config"
+
     def validate(self) -> TrainConfig:
         """Check every field; raises :class:`PhysDistillError` naming the first bad one."""
         for name in ("epochs", "batch", "eval_batch", "log_every"):
@@ -76,19 +79,10 @@ class TrainConfig:
         resolve_device(self.device)
         return self
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        if not isinstance(data, dict):
-            raise PhysDistillError(f"training config must be a JSON object, got "
-                                   f"{type(data).__name__}")
-        unknown = sorted(set(data) - {f.name for f in fields(cls)})
-        if unknown:
-            raise PhysDistillError(f"unknown training config keys {unknown}; known: "
-                                   f"{sorted(f.name for f in fields(cls))}")
-        return cls(**data).validate()
+    def from_dict(cls, data: Any) -> TrainConfig:
+        """The settings stored by :meth:`to_dict` (keys checked), validated."""
+        return super().from_dict(data).validate()
 
 
 def _is_number(v: Any) -> bool:
