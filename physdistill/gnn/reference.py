@@ -22,7 +22,8 @@ import sympy
 
 from physdistill.errors import PhysDistillError
 from physdistill.symbolic._parse import parse_expression
-from physdistill.symbolic.expr import Expression, plain_symbols
+from physdistill.symbolic.expr import Expression
+from physdistill.symbolic.sympy_tools import plain_symbols
 
 
 @dataclass(frozen=True)

@@ -51,8 +51,9 @@ import sympy
 from physdistill.errors import PhysDistillError
 from physdistill.symbolic._parse import parse_expression
 from physdistill.symbolic.bounded import bounded
-from physdistill.symbolic.expr import Expression, plain_symbols, round_constants
+from physdistill.symbolic.expr import Expression
 from physdistill.symbolic.fit import fit_coefficients
+from physdistill.symbolic.sympy_tools import plain_symbols, round_constants
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ class Candidate:
 
     Attributes:
         expression: the expression.
-        complexity: its node count (:func:`physdistill.symbolic.expr.complexity`).
+        complexity: its node count (:func:`physdistill.symbolic.sympy_tools.complexity`).
         loss: weighted mean squared error on the data it was fitted on.
         score: PySR's score ``-dln(loss)/dcomplexity`` (see :mod:`~physdistill.symbolic.selection`).
     """

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from physdistill._io import load_state, save_state
 from physdistill.errors import PhysDistillError
 from physdistill.symbolic.backends import get_backend
 from physdistill.symbolic.capture import (
@@ -34,6 +35,7 @@ from physdistill.symbolic.config import SRConfig
 from physdistill.symbolic.front import ParetoFront
 from physdistill.symbolic.model_forward import _Switching
 from physdistill.symbolic.model_record import _Recording, _weights_key
+from physdistill.symbolic.persist import FORMAT, FORMAT_VERSION, model_from_state, model_state
 from physdistill.symbolic.regress import regress_columns
 from physdistill.symbolic.selection import DEFAULT_FACTOR
 
@@ -311,9 +313,6 @@ class SymbolicModel(_Recording, _Switching, nn.Module):
             include_samples: also store the recorded samples (so that :meth:`distill` can run
                 again after :meth:`load`).
         """
-        from physdistill._io import save_state
-        from physdistill.symbolic.persist import model_state
-
         save_state(path, model_state(self, include_samples))
 
     @classmethod
@@ -325,9 +324,6 @@ class SymbolicModel(_Recording, _Switching, nn.Module):
             PhysDistillError: the file is not a SymbolicModel file, is corrupt, or its weights
                 do not fit ``module`` (the message names the first mismatching tensor).
         """
-        from physdistill._io import load_state
-        from physdistill.symbolic.persist import FORMAT, FORMAT_VERSION, model_from_state
-
         state = load_state(path)
         if not isinstance(state, dict) or state.get("format") != FORMAT:
             raise PhysDistillError(f"{path} is not a SymbolicModel file")

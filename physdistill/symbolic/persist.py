@@ -19,10 +19,10 @@ from physdistill.symbolic.backends import get_backend
 from physdistill.symbolic.capture import Reservoir, TensorSpec
 from physdistill.symbolic.config import SRConfig
 from physdistill.symbolic.expr import Expression
-from physdistill.symbolic.selection import DEFAULT_FACTOR
 from physdistill.symbolic.front import ParetoFront
+from physdistill.symbolic.selection import DEFAULT_FACTOR
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # for annotations only: model.py imports this module, not the reverse
     from physdistill.symbolic.model import SymbolicModel
 
 FORMAT = "physdistill.SymbolicModel"

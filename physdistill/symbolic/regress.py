@@ -9,7 +9,7 @@ Pipeline:
    ...`` and read each front through the safe parser (the candidates are pooled); with
    ``config.stop_loss``, stop once a cleaned candidate (step 4) fits to that normalised loss;
 4. clean every candidate: cheap sympy rewrites when they give a simpler supported form
-   (:func:`~physdistill.symbolic.expr.tidy`); re-fit
+   (:func:`~physdistill.symbolic.sympy_tools.tidy`); re-fit
    its constants in float64 with the sample weights (``config.refine_constants``); round the
    constants to 6 significant digits (``1.0000002*x`` -> ``x``) and drop additive terms that
    contribute almost nothing, each only if the loss does not rise by more than 0.1 % (or by
@@ -33,10 +33,11 @@ from physdistill.errors import PhysDistillError
 from physdistill.symbolic._parse import check_name
 from physdistill.symbolic.backends import SRBackend, get_backend
 from physdistill.symbolic.config import SRConfig
-from physdistill.symbolic.expr import SYMPY_LOCK, Expression, round_constants, tidy
+from physdistill.symbolic.expr import SYMPY_LOCK, Expression
 from physdistill.symbolic.fit import fit_coefficients, parametrize, weighted_mse
 from physdistill.symbolic.front import ParetoFront, build_front
 from physdistill.symbolic.selection import DEFAULT_FACTOR, DEFAULT_FLOOR, check_rule
+from physdistill.symbolic.sympy_tools import round_constants, tidy
 
 
 def to_numpy(a: Any, what: str) -> np.ndarray:

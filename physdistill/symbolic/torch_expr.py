@@ -1,18 +1,26 @@
-"""An :class:`~physdistill.symbolic.expr.Expression` as a differentiable torch module."""
+"""An :class:`~physdistill.symbolic.expr.Expression` as a differentiable torch module.
+
+The module evaluates the expression's JSON tree with torch ops and gives back an Expression
+through the source's own :meth:`~physdistill.symbolic.expr.Expression.with_constants`, so it
+needs nothing from :mod:`~physdistill.symbolic.expr` at run time; ``Expression.torch()``
+imports this module (and torch) only when called.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from physdistill.errors import PhysDistillError
-from physdistill.symbolic._tree import Ops, evaluate_tree, from_tree
-from physdistill.symbolic.expr import Expression
+from physdistill.symbolic._tree import Ops, evaluate_tree
 from physdistill.symbolic.operators import FUNCTIONS
+
+if TYPE_CHECKING:
+    from physdistill.symbolic.expr import Expression
 
 
 def _as_tensor(x: Any, like: torch.Tensor) -> torch.Tensor:
@@ -71,8 +79,9 @@ class TorchExpression(nn.Module):
 
     def __init__(self, expression: Expression, trainable: bool = False):
         super().__init__()
-        if not isinstance(expression, Expression):
+        if not all(hasattr(expression, a) for a in ("variables", "tree", "with_constants")):
             raise PhysDistillError(f"expected an Expression, got {type(expression).__name__}")
+        self._source = expression
         self.variables = expression.variables
         self._tree = expression.tree
         values: list[float] = []
@@ -123,20 +132,10 @@ class TorchExpression(nn.Module):
         return self.expression().sympy()
 
     def expression(self) -> Expression:
-        values = self.constants.detach().cpu().tolist()
-        tree = _replace_floats(self._tree, values)
-        return Expression(from_tree(tree), self.variables)
+        """The source expression with the current constant values (the slots follow
+        :attr:`Expression.constants` order)."""
+        return self._source.with_constants(self.constants.detach().cpu().tolist())
 
     def extra_repr(self) -> str:
         return f"{self.expression()}, variables={list(self.variables)}"
 
-
-def _replace_floats(tree: dict, values: list[float]) -> dict:
-    def copy(node: dict) -> dict:
-        if node["type"] == "Float":
-            return {"type": "Float", "value": float(values[node["slot"]])}
-        if "args" in node:
-            return {"type": node["type"], "args": [copy(a) for a in node["args"]]}
-        return dict(node)
-
-    return copy(tree)

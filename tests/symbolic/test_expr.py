@@ -11,7 +11,7 @@ import sympy
 
 from physdistill.errors import PhysDistillError
 from physdistill.symbolic import Expression
-from physdistill.symbolic.expr import complexity, round_constants, tidy
+from physdistill.symbolic.sympy_tools import complexity, round_constants, tidy
 
 
 def test_text_latex_and_rounding():
