@@ -11,9 +11,10 @@ It imports nothing from the domain packages (n-body, heat, pde); see ``docs/tuto
 
 from __future__ import annotations
 
-from physdistill.gnn.distill import DistillOptions, distill_messages
+from physdistill.gnn.distill import distill_messages
 from physdistill.gnn.features import FeatureSet, column, displacement
 from physdistill.gnn.linfit import ChannelFit, fit_channel, fit_channels
+from physdistill.gnn.options import DistillOptions
 from physdistill.gnn.reference import Reference
 from physdistill.gnn.result import MessageDistillation
 from physdistill.gnn.switch import SymbolicMessage, use_equations, use_network

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,58 +35,17 @@ from torch import nn
 
 from physdistill.errors import PhysDistillError
 from physdistill.gnn.features import FeatureSet, FeatureSpec
+from physdistill.gnn.options import DistillOptions
 from physdistill.gnn.record import Forward, record
 from physdistill.gnn.reference import Reference
 from physdistill.gnn.result import MessageDistillation
+from physdistill.gnn.search import search_channels
 from physdistill.messages import RANKINGS, find_message_layer
-from physdistill.symbolic.central import CentralConfig
 from physdistill.symbolic.config import SRConfig
-from physdistill.symbolic.selection import DEFAULT_FACTOR, DEFAULT_FLOOR, check_rule
 
 STRUCTURES = ("central", "none")
 #: direction features looked for when ``structure="central"`` and none are named
 DEFAULT_DIRECTIONS = ("dx", "dy", "dz")
-
-
-@dataclass(frozen=True)
-class DistillOptions:
-    """The less common settings of :func:`distill_messages`.
-
-    Args:
-        rule, factor: selection rule and loss window on each front
-            (:mod:`~physdistill.symbolic.selection`).
-        backend: symbolic-regression engine name.
-        max_edges: edges kept by the recording (uniform sample).
-        batch_size: graphs per batch when ``data`` is a list of ``Data``.
-        seed: seed of the recording's sample (the searches use ``config.seed``).
-        central: settings of the central-force step.
-        scalar_config: the central step's scalar search (default: ``config``).
-        n_jobs: channels searched at once (threads; default ``min(channels, cores)``).
-    """
-
-    rule: str = "best"
-    factor: float = DEFAULT_FACTOR
-    backend: str = "operon"
-    max_edges: int = 50_000
-    batch_size: int = 64
-    seed: int = 0
-    central: CentralConfig = field(default_factory=CentralConfig)
-    scalar_config: SRConfig | None = None
-    n_jobs: int | None = None
-
-    def __post_init__(self) -> None:
-        check_rule(self.rule, self.factor, DEFAULT_FLOOR)
-        for name in ("max_edges", "batch_size"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise PhysDistillError(f"DistillOptions.{name} must be a positive integer, got "
-                                       f"{v!r}")
-        if not isinstance(self.central, CentralConfig):
-            raise PhysDistillError(f"DistillOptions.central must be a CentralConfig, got "
-                                   f"{type(self.central).__name__}")
-        if self.scalar_config is not None and not isinstance(self.scalar_config, SRConfig):
-            raise PhysDistillError(f"DistillOptions.scalar_config must be an SRConfig, got "
-                                   f"{type(self.scalar_config).__name__}")
 
 
 def _check_k(k: Any) -> None:
@@ -142,7 +100,7 @@ def distill_messages(model: nn.Module, data: Any, features: Mapping[str, Feature
             ``dx, dy, dz`` that exist).
         forward: ``forward(model, batch)``, how to call the model (default: by its signature,
             :func:`~physdistill.gnn.record.default_forward`).
-        options: :class:`DistillOptions`.
+        options: :class:`~physdistill.gnn.options.DistillOptions`.
         out: a run folder to write (``distill.json``, ``equations.json``, plots, ``report.md``,
             ``index.html``); ``force=True`` empties an existing one.
 
@@ -199,8 +157,6 @@ def _distill(model: nn.Module, layer: nn.Module, data: Any, feats: FeatureSet,
              rank: str | Callable[[np.ndarray], Any], config: SRConfig,
              forward: Forward | None, options: DistillOptions) -> MessageDistillation:
     """Steps 1-5 of the module docstring on checked arguments."""
-    from physdistill.gnn.search import search_channels
-
     sample = record(model, layer, data, forward=forward, max_edges=options.max_edges,
                     seed=options.seed, batch_size=options.batch_size)
     feats.check_arguments(list(sample.inputs))

@@ -4,17 +4,15 @@ as the fallback (or alone, with no direction features)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from physdistill.gnn.options import DistillOptions
 from physdistill.symbolic.central import find_norm, fit_central
 from physdistill.symbolic.config import SRConfig
 from physdistill.symbolic.front import ParetoFront
 from physdistill.symbolic.regress import regress_columns
-
-if TYPE_CHECKING:
-    from physdistill.gnn.distill import DistillOptions
 
 
 def search_channels(messages: np.ndarray, values: Mapping[str, np.ndarray],
