@@ -20,8 +20,7 @@ WRITERS = {"nbody": "physdistill.nbody.report:write_report",
 def heat_report(run):
     """Rewrite a heat run's ``report.md`` and ``index.html`` from its ``metrics.json`` (its
     plots stay as drawn)."""
-    from physdistill.heat.pipeline import report_markdown
-    from physdistill.report_html import write_heat_html
+    from physdistill.heat.report import report_markdown, write_heat_html
 
     run.check_stages()  # every finished stage made with the settings in run.json
     metrics = run.read_json("metrics.json")

@@ -1,5 +1,5 @@
-"""``index.html`` reports beside ``report.md``: n-body runs, message distillations, heat runs
-and n-body tables.
+"""``index.html`` reports beside ``report.md``: the page helpers, and the pages of n-body runs,
+message distillations and n-body tables (a heat run's page is :mod:`physdistill.heat.report`).
 
 Each page is one self-contained, offline file: inline CSS, no script, no CDN. Equations are
 presentation MathML printed by sympy (``sympy.printing.mathml(expr, printer="presentation")``),
@@ -111,7 +111,8 @@ def page(title: str, parts: Iterable[str]) -> str:
             f"<h1>{esc(title)}</h1>\n" + "\n".join(parts) + "\n</main></body></html>\n")
 
 
-def _write(folder: Path, title: str, parts: Iterable[str]) -> Path:
+def write_page(folder: str | Path, title: str, parts: Iterable[str]) -> Path:
+    """Write :func:`page` as ``folder/index.html`` (atomically); return its path."""
     path = Path(folder) / "index.html"
     atomic_write_text(path, page(title, parts))
     return path
@@ -181,7 +182,7 @@ def write_nbody_html(folder: str | Path, m: dict[str, Any], distill: dict[str, A
     caps = {**NBODY_CAPTIONS, **{k: f"Pareto front, channel {k[6:]}" for k in figs
                                  if k.startswith("pareto")}}
     plots = ["<h2>Plots</h2>", figures(folder, figs, caps)]
-    return _write(folder, f"n-body force-law recovery: {m['law']} / {m['regulariser']}",
+    return write_page(folder, f"n-body force-law recovery: {m['law']} / {m['regulariser']}",
                   head + eqs + metrics + plots)
 
 
@@ -213,74 +214,10 @@ def write_gnn_html(folder: str | Path, d: dict[str, Any], figs: dict[str, str]) 
                      fmt(c["fit"]["r2"]) if c["fit"] else "-", fmt(c["recovered"])])
     eqs = ["<h2>Equations</h2>", table(["channel", "found equation", "law fitted to it",
                                         "R² vs message", "R² law fit", "recovered"], rows)]
-    return _write(folder, f"Message distillation: {d['layer']}",
+    return write_page(folder, f"Message distillation: {d['layer']}",
                   head + eqs + ["<h2>Plots</h2>", figures(folder, figs, {
                       **GNN_CAPTIONS, **{k: f"Pareto front, channel {k[6:]}" for k in figs
                                          if k.startswith("pareto")}})])
-
-
-# --- heat run ---------------------------------------------------------------------------------
-
-HEAT_CAPTIONS = {
-    "solution": "u(x, t): network, distilled equation and reference",
-    "errors": "u(x, t) residuals over (x, t), with medians and 5-95 % bands against x and t",
-    "pde_residual": "PDE residual of the network under the true PDE and under the found ones",
-    "loss": "Training curves", "alpha": "Learned alpha", "pareto": "Solution distillation: "
-    "Pareto front", "coefficients": "Normalised coefficients of the discovery PINN"}
-HEAT_RULE = ("A found PDE counts as recovered when the data identify it (no term of the "
-             "model is, within the collinearity tolerance, a combination of other library "
-             "terms) and its terms are exactly {u_xx}; the relative error of its alpha is "
-             "reported beside it, not judged. The discovery PINN's result is not checked for "
-             "identifiability: its verdict is its terms alone.")
-
-
-def _pde_expr(terms: dict[str, float]) -> sp.Expr:
-    from physdistill.symbolic import parse_expression
-
-    return sum((c * parse_expression(n) for n, c in terms.items()), sp.Integer(0))
-
-
-def write_heat_html(folder: str | Path, m: dict[str, Any]) -> Path:
-    """``index.html`` of a heat run from its ``metrics.json`` content (plots as listed there)."""
-    from physdistill.heat.pipeline import summary_rows
-
-    folder = Path(folder)
-    eqs = ["<h2>Equations</h2>", "<p>True PDE:</p>",
-           f'<div class="eq">{mathml(sp.Symbol("alpha") * sp.Symbol("u_xx"), "u_t")}</div>',
-           f"<p>with alpha = {fmt(m['alpha_true'])}; initial condition "
-           f"<code>{esc(m['problem']['ic'])}</code>.</p>"]
-    if "solution" in m:
-        eqs += ["<p>Distilled solution:</p>", f'<div class="eq">'
-                f'{mathml(m["solution"]["expression"], "u", variables=["x", "t"])}</div>']
-    found = []
-    if "pde" in m:
-        found = [("sparse regression", m["pde"]),
-                 ("symbolic regression", m["pde"]["symbolic_regression"])]
-    if "discovery" in m:
-        found = [("discovery PINN", m["discovery"])]
-    rows = []
-    for label, p in found:
-        checked = "identifiable" in p  # the discovery PINN has no identifiability check
-        ok = bool(p.get("identifiable", True) and p.get("correct_terms"))
-        expr = mathml(_pde_expr(p["terms"]), "u_t") if p.get("terms") else "-"
-        rows.append([label, expr, fmt(p["identifiable"]) if checked else "not checked",
-                     fmt(p.get("correct_terms")), fmt(p.get("rel_error")), fmt(ok)])
-    parts = []
-    if rows:
-        eqs.append(table(["method", "found PDE (candidate)", "identifiable", "terms exactly "
-                          "{u_xx}", "alpha rel. error", "recovered"], rows))
-        ok = any(r[-1] == "yes" for r in rows)
-        parts.append(verdict(ok, f"PDE recovered: {'yes' if ok else 'no'} "
-                                 f"({sum(r[-1] == 'yes' for r in rows)} of {len(rows)} "
-                                 "methods)", HEAT_RULE))
-    warns = [w for p in (m.get("pde"), (m.get("pde") or {}).get("symbolic_regression")) if p
-             for w in p.get("warnings", [])]
-    if warns:
-        eqs.append("<h3>Warnings</h3><ul>" + "".join(f"<li>{esc(w)}</li>"
-                                                       for w in dict.fromkeys(warns)) + "</ul>")
-    metrics = ["<h2>Metrics</h2>", table(["quantity", "value"], summary_rows(m))]
-    plots = ["<h2>Plots</h2>", figures(folder, m.get("plots", {}), HEAT_CAPTIONS)]
-    return _write(folder, f"Heat equation run ({m['mode']})", parts + eqs + metrics + plots)
 
 
 # --- n-body table -----------------------------------------------------------------------------
@@ -354,4 +291,4 @@ def write_table_html(out_dir: str | Path,
     if rule:
         parts.append(f'<p class="rule"><b>Rule.</b> {esc(rule)} A run is recovered when '
                      "every kept channel is.</p>")
-    return _write(out_dir, "n-body force-law table", parts)
+    return write_page(out_dir, "n-body force-law table", parts)

@@ -123,7 +123,8 @@ def build_config(args: argparse.Namespace):  # -> HeatRunConfig (torch stays uni
 
 
 def run_heat_command(args: argparse.Namespace) -> int:
-    from physdistill.heat.pipeline import run_heat, summary_rows
+    from physdistill.heat.pipeline import run_heat
+    from physdistill.heat.report import summary_rows
 
     config = build_config(args)
     metrics = run_heat(config, args.out, force=args.force, resume=args.resume)

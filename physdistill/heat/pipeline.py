@@ -31,6 +31,7 @@ from physdistill.heat.discover import DiscoveryConfig
 from physdistill.heat.pde import PDEConfig
 from physdistill.heat.pinn import ModelConfig
 from physdistill.heat.problem import HeatProblem, relative_l2
+from physdistill.heat.report import report_markdown, write_heat_html
 from physdistill.heat.solution import SolutionConfig
 from physdistill.heat.train import TrainConfig
 
@@ -109,7 +110,6 @@ def run_heat(config: HeatRunConfig, out: str | Path, *, force: bool = False,
     """
     import torch
 
-    from physdistill.report_html import write_heat_html
     from physdistill.runs import RunFolder
 
     start = time.perf_counter()
@@ -358,69 +358,3 @@ def _load_discovery_model(run: Any, problem: HeatProblem, config: DiscoveryConfi
         raise PhysDistillError(f"{run.file('checkpoint.safetensors')} does not match the "
                                f"discovery settings ({str(exc).splitlines()[0]})") from None
     return model.eval()
-
-
-# ---------------------------------------------------------------------------------------------
-# report
-
-
-def _fmt(v: Any, digits: int = 3) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, float):
-        return f"{v:.{digits}e}" if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e4) \
-            else f"{v:.{digits + 3}g}"
-    return str(v)
-
-
-def summary_rows(m: dict[str, Any]) -> list[tuple[str, str]]:
-    """The headline figures of a run as ``(name, value)`` rows."""
-    rows = [("mode", m["mode"]), ("initial condition", m["problem"]["ic"]),
-            ("reference", m["problem"]["reference"]), ("alpha (true)", _fmt(m["alpha_true"])),
-            ("rel. L2 network vs reference", _fmt(m["rel_l2_network"]))]
-    if "alpha_learned" in m:
-        rows += [("alpha learned (inverse)", _fmt(m["alpha_learned"])),
-                 ("  rel. error", _fmt(m["alpha_learned_rel_error"]))]
-    if "solution" in m:
-        s = m["solution"]
-        rows += [("distilled solution", s["expression"]),
-                 ("  rel. L2 vs reference", _fmt(s["rel_l2_vs_exact"])),
-                 ("  rel. L2 vs network", _fmt(s["rel_l2_vs_network"])),
-                 ("  max constant rel. error", _fmt(s["max_constant_rel_error"]))]
-        rows += [(f"  {c['name']}", (f"{_fmt(c['found'])} vs {_fmt(c['exact'])} "
-                                     f"(rel. error {_fmt(c['rel_error'])})"))
-                 for c in s["constants"]]
-    if "pde" in m:
-        for label, p in (("PDE (sparse regression)", m["pde"]),
-                         ("PDE (symbolic regression)", m["pde"]["symbolic_regression"])):
-            if p["identifiable"]:
-                rows += [(label, p["expression"]), ("  alpha rel. error", _fmt(p["rel_error"]))]
-            elif not p["dependencies"]:  # nothing found, or not comparable
-                rows += [(label, f"{p['candidate']} ({'; '.join(p['warnings'])})")]
-            else:
-                rows += [(label, (f"NOT IDENTIFIABLE: {'; '.join(p['dependencies']) or '-'} "
-                                  f"(candidate {p['candidate']})"))]
-    if "discovery" in m:
-        d = m["discovery"]
-        rows += [("discovered PDE", d["expression"]), ("  noise", _fmt(d["noise"])),
-                 ("  alpha rel. error", _fmt(d["rel_error"])),
-                 ("  correct terms only", str(d["correct_terms"]))]
-    rows.append(("wall time [s]", f"{m['timings']['total']:.1f} ("
-                 + ", ".join(f"{k} {v:.1f}" for k, v in m["timings"].items() if k != "total")
-                 + ")"))
-    return rows
-
-
-def report_markdown(m: dict[str, Any]) -> str:
-    """``report.md``: the summary table, warnings, and the plots."""
-    lines = ["# Heat equation run", "", "| quantity | value |", "|---|---|"]
-    lines += [f"| {k.strip()} | {v.replace('|', '/')} |" for k, v in summary_rows(m)]
-    warnings = [w for p in (m.get("pde"), (m.get("pde") or {}).get("symbolic_regression"))
-                if p for w in p.get("warnings", [])]
-    if warnings:
-        lines += ["", "## Warnings", ""] + [f"- {w}" for w in dict.fromkeys(warnings)]
-    if "solution" in m:
-        lines += ["", "## Distilled solution", "", f"$$u(x, t) = {m['solution']['latex']}$$"]
-    lines += ["", "## Plots", ""]
-    lines += [f"![{k}]({v})" for k, v in m.get("plots", {}).items()]
-    return "\n".join(lines) + "\n"
