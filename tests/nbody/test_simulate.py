@@ -6,15 +6,9 @@ import torch
 from scipy.integrate import solve_ivp
 
 from physdistill.errors import PhysDistillError
+from physdistill.nbody.kernel import _Consts, _Kernel
 from physdistill.nbody.laws import LAWS, get_law
-from physdistill.nbody.simulate import (
-    SimConfig,
-    _Consts,
-    _Kernel,
-    accelerations,
-    initial_conditions,
-    simulate,
-)
+from physdistill.nbody.simulate import SimConfig, accelerations, initial_conditions, simulate
 
 # Bound on max |x_ours - x_scipy| / (1 + max |x|) over the stored horizon (500 dt).
 # Justification: RK4's global error at the laws' dt is ~1e-8..1e-6 on smooth stretches, and the
