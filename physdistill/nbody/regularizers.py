@@ -114,7 +114,7 @@ class Regularizer(nn.Module):
     def stacked(cls, regs: list[Regularizer], buffers: dict[str, Tensor], raw: Tensor,
                 n_nodes: int) -> tuple[Tensor, Tensor | None] | None:
         """Messages and penalties of ``M`` regularisers of this class at once, for a stack of
-        models (:class:`~physdistill.nbody.stack.StackedOGN`), or ``None`` when the class has no
+        models (:class:`~physdistill.nbody.stacked.StackedOGN`), or ``None`` when the class has no
         batched form (the stack then calls each regulariser in turn).
 
         ``buffers`` holds each buffer of the ``M`` regularisers stacked (``[M, ...]``); the

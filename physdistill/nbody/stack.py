@@ -28,6 +28,10 @@ Each model keeps what it would have alone (:class:`~physdistill.nbody.train.Trai
 
 A model whose training loss becomes NaN or infinite is reported, taken out of the stack at the
 end of the epoch (its folder keeps its last finite checkpoint) and the others go on unchanged.
+
+This module holds the training loop (:class:`StackTrainer`, its members and its step); the
+stacked model and the conversion of Adam state between the stacked and the lone layouts are
+:mod:`~physdistill.nbody.stacked`.
 """
 
 from __future__ import annotations
@@ -40,12 +44,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from physdistill.devices import resolve_device
 from physdistill.errors import PhysDistillError
-from physdistill.nbody.dataset import fully_connected
 from physdistill.nbody.model import OGN
+from physdistill.nbody.stacked import StackedOGN, _member_optimizer, _stack_optimizer
 from physdistill.nbody.train import (
     CHECKPOINT,
     _bar,
@@ -60,107 +64,7 @@ from physdistill.nbody.train import (
 from physdistill.nbody.train_config import TrainConfig
 from physdistill.nbody.train_step import _autocast
 
-
-class StackedOGN(nn.Module):
-    """``M`` :class:`~physdistill.nbody.model.OGN` s of one config with stacked weights.
-
-    Built from the models (their weights are copied; their regularisers, with their buffers
-    such as the pruning mask, are shared). :meth:`sync_to_models` writes the stacked weights back
-    into the models.
-
-    Shapes:
-        x ``[M, B, n, F]`` (complete directed graphs of ``n`` nodes) -> accelerations
-        ``[M, B, n, dim]`` and per-model penalties ``[M]`` (zeros without a penalty).
-    """
-
-    def __init__(self, models: Sequence[OGN]) -> None:
-        super().__init__()
-        if not models:
-            raise PhysDistillError("a stack needs at least one model")
-        cfg = models[0].config
-        for m in models:
-            if not isinstance(m, OGN) or m.config != cfg:
-                raise PhysDistillError(f"all models of a stack must be OGNs of one config; got "
-                                       f"{getattr(m, 'config', type(m).__name__)} beside {cfg}")
-        self.config = cfg
-        self.models = list(models)  # not submodules: the stack owns the trained weights
-        self.regs = nn.ModuleList([m.regularizer for m in models])
-        self.names = [name for name, _ in models[0].named_parameters()]
-        self.weights = nn.ParameterList([
-            nn.Parameter(torch.stack([dict(m.named_parameters())[name].detach()
-                                      for m in models]).clone()) for name in self.names])
-        self._edges: dict[tuple[int, torch.device], Tensor] = {}
-        self._stack_buffers()
-
-    def _stack_buffers(self) -> None:
-        """One ``[M, ...]`` tensor per regulariser buffer; each model's buffer becomes a view of
-        its row (so the batched regulariser and the models see the same values)."""
-        self.reg_buffers: dict[str, Tensor] = {}
-        for name, _ in self.regs[0].named_buffers(recurse=False):
-            stacked = torch.stack([getattr(r, name).detach() for r in self.regs]).clone()
-            self.register_buffer(f"reg_{name}", stacked)
-            self.reg_buffers[name] = stacked
-            for k, r in enumerate(self.regs):
-                r._buffers[name] = stacked[k]
-
-    def _apply(self, fn, recurse=True):  # .to(device) must keep the models' views
-        super()._apply(fn, recurse)
-        self.reg_buffers = {name[4:]: b for name, b in self._buffers.items()
-                            if name.startswith("reg_")}
-        for name, stacked in self.reg_buffers.items():
-            for k, r in enumerate(self.regs):
-                r._buffers[name] = stacked[k]
-        return self
-
-    @property
-    def size(self) -> int:
-        return len(self.models)
-
-    def _mlp(self, h: Tensor, prefix: str) -> Tensor:
-        layers = [(w, self.weights[i + 1]) for i, (name, w) in enumerate(zip(self.names,
-                                                                              self.weights))
-                  if name.startswith(prefix) and name.endswith(".weight")]
-        for j, (w, b) in enumerate(layers):
-            h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
-            if j < len(layers) - 1:
-                h = torch.relu(h)
-        return h
-
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        M, B, n, F = x.shape
-        one = self._edges.get((n, x.device))
-        if one is None:  # made before any CUDA-graph capture (boolean indexing syncs)
-            one = self._edges[(n, x.device)] = fully_connected(n, x.device)  # by receiver
-        xi, xj = x[:, :, one[1]], x[:, :, one[0]]
-        raw = self._mlp(torch.cat([xi, xj], -1).reshape(M, B * n * (n - 1), 2 * F), "edge_mlp.")
-        penalty = raw.new_zeros(M)
-        batched = type(self.regs[0]).stacked(list(self.regs), self.reg_buffers, raw, B * n)
-        if batched is not None:
-            msg = batched[0]
-            if batched[1] is not None:
-                penalty = batched[1]
-        else:
-            msgs, pens = [], []
-            for k, reg in enumerate(self.regs):
-                msgs.append(reg(raw[k]))
-                p = reg.penalty(raw[k], B * n)
-                pens.append(p if p is not None else raw.new_zeros(()))
-            msg, penalty = torch.stack(msgs), torch.stack(pens)
-        aggr = msg.reshape(M, B, n, n - 1, -1).sum(3)
-        h = torch.cat([x, aggr], -1).reshape(M, B * n, -1)
-        return self._mlp(h, "node_mlp.").reshape(M, B, n, -1), penalty
-
-    def train_progress(self, progress: float) -> None:
-        for reg in self.regs:
-            reg.train_progress(progress)
-
-    @torch.no_grad()
-    def sync_to_models(self) -> None:
-        """Copy each model's slice of the stacked weights into the model."""
-        for k, m in enumerate(self.models):
-            params = dict(m.named_parameters())
-            for name, w in zip(self.names, self.weights):
-                params[name].copy_(w[k])
+__all__ = ["Member", "StackTrainer", "StackedOGN"]
 
 
 @dataclass
@@ -419,22 +323,3 @@ class _StackStep:
             torch.cuda.synchronize(self.device)
             self.graph.reset()
             self.graph = None
-
-
-def _member_optimizer(stacked: dict[str, Any], j: int) -> dict[str, Any]:
-    """Member ``j``'s Adam state in the lone trainer's layout (its slice of every moment)."""
-    state = {i: {key: (v if key == "step" else v[j]).detach().clone()
-                 for key, v in s.items()} for i, s in stacked["state"].items()}
-    return {"state": state, "param_groups": stacked["param_groups"]}
-
-
-def _stack_optimizer(members: list[dict[str, Any]]) -> dict[str, Any]:
-    """The stacked Adam state of members' lone-trainer states (inverse of
-    :func:`_member_optimizer`); the members must be at the same step."""
-    first = members[0]
-    state = {}
-    for i, s in first["state"].items():
-        state[i] = {key: (v if key == "step" else torch.stack([m["state"][i][key]
-                                                                for m in members]))
-                    for key, v in s.items()}
-    return {"state": state, "param_groups": first["param_groups"]}
