@@ -1,4 +1,4 @@
-r"""The n-body force kernel: exact accelerations and energies, and the RK4 step that integrates them.
+r"""The n-body force kernel: exact accelerations and energies, and the RK4 step over them.
 
 Shared by the dataset simulator (:mod:`~physdistill.nbody.simulate`, which adds the accuracy
 check and the refinement around it) and by everything that needs the exact physics of a state
