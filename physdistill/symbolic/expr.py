@@ -11,7 +11,6 @@ sympy expressions (rounding, tidying) are in :mod:`~physdistill.symbolic.sympy_t
 from __future__ import annotations
 
 import json
-import math
 import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -280,14 +279,3 @@ class Expression:
 
 def _reject_constant(name: str) -> float:
     raise ValueError(f"non-finite number {name} is not allowed")
-
-
-def as_expression(obj: Any, variables: Sequence[str] | None = None) -> Expression:
-    """Coerce an Expression, sympy expression or string into an :class:`Expression`."""
-    if isinstance(obj, Expression) and variables is None:
-        return obj
-    return Expression(obj, variables)
-
-
-def finite_or_nan(x: float) -> float:
-    return x if math.isfinite(x) else float("nan")

@@ -114,17 +114,6 @@ def round_constants(expr: sympy.Expr, digits: int = 4) -> sympy.Expr:
     return expr.xreplace(mapping) if mapping else expr
 
 
-def snap_integers(expr: sympy.Expr, rtol: float = 1e-6) -> sympy.Expr:
-    """Replace floats within ``rtol`` (relative, or absolute below 1) of an integer by it."""
-    mapping = {}
-    for f in expr.atoms(sympy.Float):
-        v = float(f)
-        r = round(v)
-        if abs(v - r) <= rtol * max(1.0, abs(v)) and abs(r) < 1e15:
-            mapping[f] = sympy.Integer(int(r))
-    return expr.xreplace(mapping) if mapping else expr
-
-
 def is_supported(expr: sympy.Expr) -> bool:
     try:
         to_tree(expr)
