@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from physdistill import __version__, plots
+from physdistill.gnn.linfit import GAIN_TOL, binned_gain, carried
 from physdistill.nbody.config import NBodyConfig, _law
 from physdistill.nbody.judge import REL_FLOOR
 from physdistill.nbody.provenance import check_report_inputs, law_record
@@ -32,7 +33,10 @@ def write_report(run: RunFolder) -> dict[str, Any]:
         .variables if chans else [],
         "channels": {str(c["index"]): ParetoFront.from_dict(c["front"]).chosen.expression
                      .to_dict() for c in chans}})
-    figures = _plots(run, metrics, distill, load_messages(run))
+    rec = load_messages(run)
+    gains = _gains(chans, rec)
+    metrics["law_carried"] = [{"index": c["index"], **carried(g)} for c, g in zip(chans, gains)]
+    figures = _plots(run, metrics, distill, rec, gains)
     run.write_json("metrics.json", metrics)
     run.write_text("report.md", _markdown(metrics, distill, figures))
     from physdistill.nbody.laws import get_law
@@ -91,7 +95,20 @@ def load_messages(run: RunFolder) -> dict[str, Any]:
             for k, v in state.items()}
 
 
-def _plots(run: RunFolder, metrics: dict, distill: dict, rec: dict) -> dict[str, str]:
+def _gains(chans: list[dict], rec: dict) -> list[list[dict[str, float]]]:
+    """Each channel's gain against its robust force fit per bin of pair distance: where the
+    network carries the law the fit found (1), falls short (< 1) or carries none of it (0)."""
+    out = []
+    for k, c in enumerate(chans):
+        fit = c["force_fit"]
+        pred = rec["forces"] @ np.array(fit["robust_coef"]) + fit["robust_intercept"]
+        out.append(binned_gain(rec["messages"][:, k], pred, fit["robust_intercept"],
+                               rec["variables"]["r"]))
+    return out
+
+
+def _plots(run: RunFolder, metrics: dict, distill: dict, rec: dict,
+           gains: list[list[dict[str, float]]]) -> dict[str, str]:
     hist = run.read_json("history.json")
     figs = {"loss": "loss.png"}
     plots.loss_curves({"train (MAE)": hist["train"],
@@ -123,6 +140,11 @@ def _plots(run: RunFolder, metrics: dict, distill: dict, rec: dict) -> dict[str,
         plots.residual_panels(rows, run.file("residuals.png"),
                               title="equation minus network on recorded edges")
         figs["messages"] = "messages_vs_force.png"
+        plots.gain_by_distance([{"label": f"channel {c['index']}", "gains": g}
+                                for c, g in zip(chans, gains)], run.file("law_by_distance.png"),
+                               GAIN_TOL, title="where the messages carry the law: each "
+                               "channel's gain\nagainst its robust force fit, by pair distance")
+        figs["law_by_distance"] = "law_by_distance.png"
         figs["residuals"] = "residuals.png"
     if run.file("rollout.json").exists():
         roll = run.read_json("rollout.json")
@@ -170,6 +192,20 @@ def _fit_panel(c: dict, msg: np.ndarray, forces: np.ndarray, target: str) -> dic
                      f"{1 - ROBUST_DROP:.0%}\n(least squares on all edges: R² {fit['r2']:.3f})"}
 
 
+def _carried_text(rows: list[dict]) -> str:
+    """One sentence per channel: the share of edges, and the r range, where its messages
+    carry the law at the robust fit's scale."""
+    if not rows:
+        return ""
+    parts = [f"channel {c['index']}: {c['share']:.0%} of the edges" +
+             (f", r {c['lo']:.3g}-{c['hi']:.3g}" if c["lo"] is not None else "")
+             for c in rows]
+    return (f"Where the messages carry the law (gain against the robust force fit within "
+            f"{GAIN_TOL:g} of 1, per bin of pair distance): {'; '.join(parts)}. A search sees "
+            "all these edges; where the gain falls short, the network learned another law there "
+            "and the equation follows it (a training, not a distillation, shortfall).")
+
+
 def _markdown(m: dict, distill: dict, figs: dict[str, str]) -> str:
     lines = [f"# n-body force-law recovery: {m['law']} / {m['regulariser']}", "",
              f"Potential `{m['potential']}`, n = {m['n']}, dim = {m['dim']}, preset "
@@ -195,6 +231,7 @@ def _markdown(m: dict, distill: dict, figs: dict[str, str]) -> str:
               f"All-points R² against F: {', '.join(_fmt(x) for x in m['message_r2_all_force'])};"
               f" against F / m1: "
               f"{', '.join(_fmt(x) for x in m['message_r2_all_acceleration'])}.", "",
+              _carried_text(m.get("law_carried", [])), "",
               f"Training: final train loss {_fmt(m['train_loss'])}, validation MAE "
               f"{_fmt(m['val_loss'])}.", ""]
     if m.get("rollout"):
@@ -211,6 +248,7 @@ def _markdown(m: dict, distill: dict, figs: dict[str, str]) -> str:
     lines += ["", "## Plots", ""]
     titles = {"messages": "Messages vs best linear force combination",
               "residuals": "Equation minus network (OOD band shaded)",
+              "law_by_distance": "Where the messages carry the law (gain by pair distance)",
               "loss": "Training curves", "rollout_held_out": "Rollout error, held-out systems",
               "rollout_ood": "Rollout error, out-of-distribution systems"}
     for key, name in figs.items():

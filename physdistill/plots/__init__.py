@@ -18,7 +18,12 @@ from ``physdistill.plots``.
 """
 
 from physdistill.plots.fields import field_residuals, heat_maps
-from physdistill.plots.nbody import identity_scatter, recovery_grid, residual_panels
+from physdistill.plots.nbody import (
+    gain_by_distance,
+    identity_scatter,
+    recovery_grid,
+    residual_panels,
+)
 from physdistill.plots.series import curves, curves_vs_step, loss_curves, pareto_front
 from physdistill.plots.style import (
     COLORS,
@@ -37,6 +42,6 @@ from physdistill.plots.style import (
 __all__ = [
     "COLORS", "HELD_OUT", "OOD", "REFERENCE", "STYLE", "_plt", "_ref", "_styled",
     "axis_coverage", "binned_quantiles", "curves", "curves_vs_step", "field_residuals",
-    "heat_maps", "identity_scatter", "loss_curves", "pareto_front", "recovery_grid",
+    "gain_by_distance", "heat_maps", "identity_scatter", "loss_curves", "pareto_front", "recovery_grid",
     "residual_panels", "save_figure",
 ]
