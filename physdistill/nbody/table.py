@@ -116,9 +116,9 @@ def render(entries: list[dict[str, Any]], regs: list[str]) -> str:
         md += ["", f"Law carried: the share of a channel's edges (bins of pair distance) whose "
                f"messages follow its robust force fit within 10 % (median [min, max] over seeds "
                f"and channels). Of the {carried_ + short} channels not recovered, **{carried_}** "
-               f"carried the law on at least {CARRIED:.0%} of their edges (the distillation lost "
-               f"it) and **{short}** on less (the network learned another law on part of its "
-               f"edges: a training shortfall)."]
+               f"followed the law on at least {CARRIED:.0%} of their edges (the search missed a "
+               f"law the network carries) and **{short}** on less (the network departs from the "
+               f"law on part of its edges, and a search fits what it learned there)."]
     return "\n".join(md) + "\n"
 
 
