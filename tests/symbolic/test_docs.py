@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
+from tests.doc_blocks import DOCS, python_blocks
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "symbolic.md"
+DOC = DOCS / "symbolic.md"
 
 
 def test_docs_example_runs():
-    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
+    blocks = python_blocks(DOC)
     assert blocks, "docs/symbolic.md has no python example"
+    line, code = blocks[0]  # the example; the second block is the API listing
     # our own documentation file, compiled as a test (the library itself never evals)
-    exec(compile(blocks[0], str(DOC), "exec"), {"__name__": "docs_example"})
+    exec(compile("\n" * line + code, str(DOC), "exec"), {"__name__": "docs_example"})
