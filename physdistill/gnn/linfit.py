@@ -114,10 +114,13 @@ def binned_gain(message: np.ndarray, prediction: np.ndarray, intercept: float,
 
     A fit (e.g. the robust force fit) predicts ``prediction`` for ``message``. In each bin of
     ``feature`` (e.g. the pair distance) between consecutive quantile ``levels`` (a bin of
-    fewer than ``min_edges`` edges joins the next), the *gain* is the least-squares slope of
-    ``message - intercept`` on ``prediction - intercept``: 1 where the network carries the law
-    as the fit does everywhere, below 1 where its messages fall short (e.g. saturate at close
-    encounters), near 0 where they carry nothing of it. A global :math:`R^2` hides these
+    fewer than ``min_edges`` edges joins the next), the *gain* is the median of
+    ``(message - intercept) / (prediction - intercept)`` over the bin's edges whose predicted
+    deviation is at least the bin's median (so that no edge near a zero of the prediction
+    divides by almost nothing, and a few extreme edges, such as saturated close encounters in
+    a bin of masses, do not set the value): 1 where the network carries the law as the fit does
+    everywhere, below 1 where its messages fall short (e.g. saturate at close encounters), near
+    0 where they carry nothing of it. A global :math:`R^2` hides these
     bands: a fit to the well-trained middle scores high while the tails, which a search also
     sees, follow another law.
 
@@ -146,10 +149,11 @@ def binned_gain(message: np.ndarray, prediction: np.ndarray, intercept: float,
     out = []
     for idx in groups:
         pp, yy = p[idx], y[idx]
-        den = float(pp @ pp)
+        big = np.abs(pp) >= np.median(np.abs(pp))
+        big &= np.abs(pp) > 0
         out.append({"lo": float(f[idx].min()), "hi": float(f[idx].max()),
                     "median": float(np.median(f[idx])), "n": int(idx.size),
-                    "gain": float(pp @ yy) / den if den > 0 else float("nan")})
+                    "gain": float(np.median(yy[big] / pp[big])) if big.any() else float("nan")})
     return out
 
 

@@ -35,7 +35,7 @@ def write_report(run: RunFolder) -> dict[str, Any]:
                      .to_dict() for c in chans}})
     rec = load_messages(run)
     gains = _gains(chans, rec)
-    metrics["law_carried"] = [{"index": c["index"], **carried(g)} for c, g in zip(chans, gains)]
+    metrics["law_carried"] = [_law_carried(c["index"], g) for c, g in zip(chans, gains)]
     figures = _plots(run, metrics, distill, rec, gains)
     run.write_json("metrics.json", metrics)
     run.write_text("report.md", _markdown(metrics, distill, figures))
@@ -95,20 +95,35 @@ def load_messages(run: RunFolder) -> dict[str, Any]:
             for k, v in state.items()}
 
 
-def _gains(chans: list[dict], rec: dict) -> list[list[dict[str, float]]]:
-    """Each channel's gain against its robust force fit per bin of pair distance: where the
-    network carries the law the fit found (1), falls short (< 1) or carries none of it (0)."""
+#: the features a channel's gain is binned by, with their axis labels: the pair distance (where
+#: close encounters and far pairs part from the law) and the receiver's mass (a network that
+#: scales its messages with it, a receiver gauge, carries F g(m1) rather than F)
+GAIN_FEATURES = [("r", "pair distance r [simulation units]"), ("m1", "receiver mass m1")]
+
+
+def _gains(chans: list[dict], rec: dict) -> list[dict[str, list[dict[str, float]]]]:
+    """Each channel's gain against its robust force fit per bin of each of
+    :data:`GAIN_FEATURES`: where the network carries the law the fit found (1), falls short
+    (< 1) or carries none of it (0)."""
     out = []
     for k, c in enumerate(chans):
         fit = c["force_fit"]
         pred = rec["forces"] @ np.array(fit["robust_coef"]) + fit["robust_intercept"]
-        out.append(binned_gain(rec["messages"][:, k], pred, fit["robust_intercept"],
-                               rec["variables"]["r"]))
+        out.append({name: binned_gain(rec["messages"][:, k], pred, fit["robust_intercept"],
+                                      rec["variables"][name]) for name, _ in GAIN_FEATURES})
     return out
 
 
+def _law_carried(index: int, gains: dict[str, list[dict[str, float]]]) -> dict[str, Any]:
+    """``metrics.json``'s ``law_carried`` entry of one channel: per feature, the share of edges
+    in bins whose gain is within ``GAIN_TOL`` of 1 and their range; ``share`` is the smaller
+    share (a channel carries the law where it does so along every feature)."""
+    per = {name: carried(g) for name, g in gains.items()}
+    return {"index": index, "share": min(v["share"] for v in per.values()), **per}
+
+
 def _plots(run: RunFolder, metrics: dict, distill: dict, rec: dict,
-           gains: list[list[dict[str, float]]]) -> dict[str, str]:
+           gains: list[dict[str, list[dict[str, float]]]]) -> dict[str, str]:
     hist = run.read_json("history.json")
     figs = {"loss": "loss.png"}
     plots.loss_curves({"train (MAE)": hist["train"],
@@ -140,11 +155,12 @@ def _plots(run: RunFolder, metrics: dict, distill: dict, rec: dict,
         plots.residual_panels(rows, run.file("residuals.png"),
                               title="equation minus network on recorded edges")
         figs["messages"] = "messages_vs_force.png"
-        plots.gain_by_distance([{"label": f"channel {c['index']}", "gains": g}
-                                for c, g in zip(chans, gains)], run.file("law_by_distance.png"),
-                               GAIN_TOL, title="where the messages carry the law: each "
-                               "channel's gain\nagainst its robust force fit, by pair distance")
-        figs["law_by_distance"] = "law_by_distance.png"
+        plots.gain_panels([{"label": f"channel {c['index']}", "gains": g}
+                           for c, g in zip(chans, gains)], GAIN_FEATURES,
+                          run.file("law_carried.png"), GAIN_TOL,
+                          title="where the messages carry the law: each channel's gain "
+                                "against its robust force fit")
+        figs["law_carried"] = "law_carried.png"
         figs["residuals"] = "residuals.png"
     if run.file("rollout.json").exists():
         roll = run.read_json("rollout.json")
@@ -193,17 +209,23 @@ def _fit_panel(c: dict, msg: np.ndarray, forces: np.ndarray, target: str) -> dic
 
 
 def _carried_text(rows: list[dict]) -> str:
-    """One sentence per channel: the share of edges, and the r range, where its messages
-    carry the law at the robust fit's scale."""
+    """One sentence: per channel, the share of edges, and the range of r and of m1, where its
+    messages carry the law at the robust fit's scale."""
     if not rows:
         return ""
-    parts = [f"channel {c['index']}: {c['share']:.0%} of the edges" +
-             (f", r {c['lo']:.3g}-{c['hi']:.3g}" if c["lo"] is not None else "")
-             for c in rows]
+
+    def part(c: dict) -> str:
+        ranges = [f"{name} {c[name]['lo']:.3g}-{c[name]['hi']:.3g}" for name, _ in GAIN_FEATURES
+                  if c[name]["lo"] is not None]
+        return (f"channel {c['index']}: " + ", ".join(
+            f"{c[name]['share']:.0%} of the edges by {name}" for name, _ in GAIN_FEATURES) +
+            (f" ({', '.join(ranges)})" if ranges else ""))
+
     return (f"Where the messages carry the law (gain against the robust force fit within "
-            f"{GAIN_TOL:g} of 1, per bin of pair distance): {'; '.join(parts)}. A search sees "
-            "all these edges; where the gain falls short, the network learned another law there "
-            "and the equation follows it (a training, not a distillation, shortfall).")
+            f"{GAIN_TOL:g} of 1, per bin of pair distance r and of receiver mass m1): "
+            f"{'; '.join(part(c) for c in rows)}. A search sees all these edges; where the gain "
+            "departs from 1, the network learned another law there (by m1: it scales its "
+            "messages with the receiver's mass) and an equation fitted to it follows that one.")
 
 
 def _markdown(m: dict, distill: dict, figs: dict[str, str]) -> str:
@@ -248,7 +270,8 @@ def _markdown(m: dict, distill: dict, figs: dict[str, str]) -> str:
     lines += ["", "## Plots", ""]
     titles = {"messages": "Messages vs best linear force combination",
               "residuals": "Equation minus network (OOD band shaded)",
-              "law_by_distance": "Where the messages carry the law (gain by pair distance)",
+              "law_carried": "Where the messages carry the law (gain by pair distance and "
+                             "receiver mass)",
               "loss": "Training curves", "rollout_held_out": "Rollout error, held-out systems",
               "rollout_ood": "Rollout error, out-of-distribution systems"}
     for key, name in figs.items():

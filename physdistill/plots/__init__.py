@@ -19,7 +19,7 @@ from ``physdistill.plots``.
 
 from physdistill.plots.fields import field_residuals, heat_maps
 from physdistill.plots.nbody import (
-    gain_by_distance,
+    gain_panels,
     identity_scatter,
     recovery_grid,
     residual_panels,
@@ -42,6 +42,6 @@ from physdistill.plots.style import (
 __all__ = [
     "COLORS", "HELD_OUT", "OOD", "REFERENCE", "STYLE", "_plt", "_ref", "_styled",
     "axis_coverage", "binned_quantiles", "curves", "curves_vs_step", "field_residuals",
-    "gain_by_distance", "heat_maps", "identity_scatter", "loss_curves", "pareto_front", "recovery_grid",
+    "gain_panels", "heat_maps", "identity_scatter", "loss_curves", "pareto_front", "recovery_grid",
     "residual_panels", "save_figure",
 ]

@@ -105,26 +105,34 @@ def residual_panels(rows: list[dict[str, Any]], path: str | Path,
 
 
 @_styled
-def gain_by_distance(rows: list[dict[str, Any]], path: str | Path, tol: float,
-                     title: str = "where the messages carry the law") -> Path:
-    """Each channel's gain against its force fit, per bin of pair distance (see
-    :func:`physdistill.gnn.linfit.binned_gain`), with the band ``1 +- tol`` in which a bin counts
-    as carrying the law. ``rows``: ``{"label", "gains"}`` per channel."""
+def gain_panels(rows: list[dict[str, Any]], features: list[tuple[str, str]], path: str | Path,
+                tol: float, title: str = "where the messages carry the law") -> Path:
+    """Each channel's gain against its force fit per bin of each feature (see
+    :func:`physdistill.gnn.linfit.binned_gain`), one panel per feature on a log x axis, with
+    the band ``1 +- tol`` in which a bin counts as carrying the law.
+
+    Args:
+        rows: ``{"label", "gains": {feature: bins}}`` per channel.
+        features: ``(name, axis label)`` per panel, e.g. ``("r", "pair distance r")``.
+    """
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 3.8))
-    ax.axhspan(1 - tol, 1 + tol, color="0.85", lw=0, label=f"gain 1 +- {tol:g}: law carried")
-    _ref(ax.axhline(1, color=COLORS["black"], lw=0.8))
-    _ref(ax.axhline(0, color="0.5", lw=0.8, ls=":"))
-    for row, color in zip(rows, (HELD_OUT, OOD, COLORS["vermillion"])):
-        g = row["gains"]
-        x = [b["median"] for b in g]
-        ax.plot(x, [b["gain"] for b in g], "o-", ms=4, color=color, label=row["label"])
-        ax.hlines([b["gain"] for b in g], [b["lo"] for b in g], [b["hi"] for b in g],
-                  color=color, lw=0.8, alpha=0.5)
-    ax.set_xscale("log")
-    ax.set(xlabel="pair distance r [simulation units] (bins: quantiles, finer in the tails)",
-           ylabel="gain: message / force fit", title=title)
-    ax.legend(fontsize=8)
+    fig, axes = plt.subplots(1, len(features), figsize=(5.2 * len(features), 3.9),
+                             squeeze=False, sharey=True)
+    for ax, (name, label) in zip(axes[0], features):
+        ax.axhspan(1 - tol, 1 + tol, color="0.85", lw=0, label=f"gain 1 +- {tol:g}: law carried")
+        _ref(ax.axhline(1, color=COLORS["black"], lw=0.8))
+        _ref(ax.axhline(0, color="0.5", lw=0.8, ls=":"))
+        for row, color in zip(rows, (HELD_OUT, OOD, COLORS["vermillion"])):
+            g = row["gains"][name]
+            ax.plot([b["median"] for b in g], [b["gain"] for b in g], "o-", ms=4, color=color,
+                    label=row["label"])
+            ax.hlines([b["gain"] for b in g], [b["lo"] for b in g], [b["hi"] for b in g],
+                      color=color, lw=0.8, alpha=0.5)
+        ax.set_xscale("log")
+        ax.set(xlabel=f"{label} (bins: quantiles, finer in the tails)")
+    axes[0][0].set_ylabel("gain: message / force fit")
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(title)
     return save_figure(fig, path)
 
 

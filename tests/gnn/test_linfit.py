@@ -48,3 +48,15 @@ def test_small_bins_join_their_neighbours_and_bad_input_is_named():
         binned_gain(law[:10], law[:10], 0.0, r[:10])
     assert carried(binned_gain(np.zeros(300), law, 0.0, r)) == {"share": 0.0, "lo": None,
                                                                  "hi": None}
+
+
+def test_a_receiver_gauge_shows_as_a_gain_that_falls_with_the_mass():
+    r, law = _edges()
+    m1 = np.exp(np.random.default_rng(2).normal(size=r.size))
+    msg = law * m1**-0.3  # the network scales its messages with the receiver's mass
+    by_r = binned_gain(msg, law, 0.0, r)
+    by_m1 = binned_gain(msg, law, 0.0, m1)
+    gains = [b["gain"] for b in by_m1]
+    assert all(a > b for a, b in zip(gains, gains[1:]))  # falls with m1
+    assert gains[0] > 1.5 and gains[-1] < 0.6
+    assert carried(by_m1)["share"] < carried(by_r)["share"]

@@ -50,7 +50,7 @@ def test_run_folder_files_errors_resume_and_report(tmp_path):
     m = run_nbody(NBodyConfig(**TINY), out, progress=False)
     for name in ("metrics.json", "equations.json", "report.md", "messages_vs_force.png",
                  "residuals.png", "loss.png", "pareto_channel0.png", "rollout_ood.png",
-                 "law_by_distance.png", "model/checkpoint.safetensors"):
+                 "law_carried.png", "model/checkpoint.safetensors"):
         assert (out / name).is_file(), name
     keys = {"law", "potential", "regulariser", "n", "dim", "train_loss", "val_loss",
             "message_r2_all", "message_r2_robust", "channels", "recovered", "timings",
@@ -62,9 +62,10 @@ def test_run_folder_files_errors_resume_and_report(tmp_path):
     assert set(m["timings"]) == {"data", "train", "distill", "rollout"}  # report: the writer
     report = (out / "report.md").read_text()
     assert "![messages](messages_vs_force.png)" in report
-    assert "![law_by_distance](law_by_distance.png)" in report
+    assert "![law_carried](law_carried.png)" in report
     assert [c["index"] for c in m["law_carried"]] == [c["index"] for c in m["channels"]]
-    assert all(0 <= c["share"] <= 1 for c in m["law_carried"])
+    assert all(0 <= c["share"] <= min(c["r"]["share"], c["m1"]["share"]) <= 1
+               for c in m["law_carried"])
     # an existing run is not overwritten without --force
     with pytest.raises(PhysDistillError, match="already exists"):
         run_nbody(NBodyConfig(**TINY), out, progress=False)
