@@ -11,6 +11,9 @@ from __future__ import annotations
 import argparse
 
 from physdistill.pde.cli import mode_options, pair_option
+from physdistill.pde.examples import RECIPES
+
+RECIPE = RECIPES["heat"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,8 +44,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "0.01 for --discover)")
     g = p.add_argument_group("training")
     g.add_argument("--adam-steps", type=int, default=1000, help="Adam steps (default 1000)")
-    g.add_argument("--lbfgs-steps", type=int, default=1000,
-                   help="L-BFGS iterations, at most (default 1000)")
+    g.add_argument("--lbfgs-steps", type=int, default=RECIPE["lbfgs_steps"],
+                   help=f"L-BFGS iterations, at most (default {RECIPE['lbfgs_steps']})")
+    g.add_argument("--lbfgs-stall", type=float, default=RECIPE["lbfgs_stall"],
+                   help=f"stop L-BFGS once its last {RECIPE['lbfgs_stall_window']} iterations "
+                        f"lowered the loss by less than this fraction (default "
+                        f"{RECIPE['lbfgs_stall']:g}; 0: run all --lbfgs-steps)")
     g.add_argument("--points", type=int, default=2540, help="collocation points (default 2540)")
     g.add_argument("--width", type=int, default=None,
                    help="neurons per layer (default 20; 32 with --discover)")
@@ -84,7 +91,7 @@ def build_config(args: argparse.Namespace):  # -> HeatRunConfig (torch stays uni
     from physdistill.heat.pipeline import HeatRunConfig
     from physdistill.heat.problem import HeatProblem
     from physdistill.heat.solution import SolutionConfig
-    from physdistill.heat.train import TrainConfig
+    from physdistill.heat.train import recipe_config
 
     if args.force and args.resume:
         raise PhysDistillError("give --force (start over) or --resume (continue), not both")
@@ -114,9 +121,10 @@ def build_config(args: argparse.Namespace):  # -> HeatRunConfig (torch stays uni
         problem=problem, mode="inverse" if args.inverse else "forward",
         model=ModelConfig(width=args.width or 20, depth=args.depth, hard=args.hard,
                           learn_alpha=args.inverse),
-        train=TrainConfig(adam_steps=args.adam_steps, lbfgs_steps=args.lbfgs_steps,
-                          n_domain=args.points, balance=args.balance, dtype=args.dtype,
-                          seed=args.seed, device=args.device, progress=progress),
+        train=recipe_config(adam_steps=args.adam_steps, lbfgs_steps=args.lbfgs_steps,
+                            lbfgs_stall=args.lbfgs_stall, n_domain=args.points,
+                            balance=args.balance, dtype=args.dtype, seed=args.seed,
+                            device=args.device, progress=progress),
         n_observations=200 if args.observations is None else args.observations,
         noise=0.0 if args.noise is None else args.noise, solution=solution, pde=pde,
         threads=args.threads)

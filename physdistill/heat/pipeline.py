@@ -33,7 +33,7 @@ from physdistill.heat.pinn import ModelConfig
 from physdistill.heat.problem import HeatProblem, relative_l2
 from physdistill.heat.report import report_markdown, write_heat_html
 from physdistill.heat.solution import SolutionConfig
-from physdistill.heat.train import TrainConfig
+from physdistill.heat.train import TrainConfig, recipe_config
 
 MODES = ("forward", "inverse", "discover")
 
@@ -45,7 +45,8 @@ class HeatRunConfig:
     Args:
         problem: the heat problem (its alpha is the truth).
         mode: ``"forward"``, ``"inverse"`` or ``"discover"`` (see the module docstring).
-        model, train: the PINN and its optimisation (forward and inverse).
+        model, train: the PINN and its optimisation (forward and inverse; default the heat
+            recipe, :func:`~physdistill.heat.train.recipe_config`).
         n_observations: observations for the inverse problem (default 200).
         noise: their noise level, relative to ``std(u)`` (default 0).
         solution, pde: solution distillation and PDE discovery (forward and inverse).
@@ -60,7 +61,7 @@ class HeatRunConfig:
     problem: HeatProblem = field(default_factory=HeatProblem)
     mode: str = "forward"
     model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
+    train: TrainConfig = field(default_factory=recipe_config)
     n_observations: int = 200
     noise: float = 0.0
     solution: SolutionConfig = field(default_factory=SolutionConfig)

@@ -35,6 +35,7 @@ from physdistill.devices import resolve_device
 from physdistill.errors import PhysDistillError
 from physdistill.heat.pinn import HeatPINN, ModelConfig
 from physdistill.heat.problem import HeatProblem
+from physdistill.pde.examples import RECIPES
 from physdistill.pde.train import TrainConfig, TrainResult, predict  # noqa: F401  (heat API)
 from physdistill.pde.train import rel_l2_on_grid as _rel_l2_on_grid
 from physdistill.pde.train import train as _train
@@ -43,6 +44,12 @@ CHECKPOINT_KIND = "physdistill.heat.pinn"
 
 #: ``callback(step, phase, model)``; returning ``True`` stops training.
 Callback = Callable[[int, str, HeatPINN], bool | None]
+
+
+def recipe_config(**overrides: Any) -> TrainConfig:
+    """The heat recipe (``RECIPES["heat"]`` of :mod:`physdistill.pde.examples`: L-BFGS until it
+    stalls, memory 500) on the general defaults, with ``overrides`` (``TrainConfig`` fields)."""
+    return TrainConfig(**{**RECIPES["heat"], **overrides})
 
 
 def train(problem: HeatProblem, model_config: ModelConfig | None = None,
@@ -54,7 +61,8 @@ def train(problem: HeatProblem, model_config: ModelConfig | None = None,
     Args:
         problem: the heat problem.
         model_config: network settings (``learn_alpha=True`` for the inverse problem).
-        config: optimisation settings (:class:`physdistill.pde.train.TrainConfig`).
+        config: optimisation settings (:class:`physdistill.pde.train.TrainConfig`; default
+            :func:`recipe_config`).
         observations: ``(xt (n, 2), u (n,))``; required with ``learn_alpha``.
         callback: called as ``callback(step, phase, model)`` with the clock paused: every
             ``callback_every`` Adam steps, at the end of the Adam phase and after every
@@ -68,7 +76,7 @@ def train(problem: HeatProblem, model_config: ModelConfig | None = None,
     Raises:
         PhysDistillError: bad observations, or the loss became non-finite.
     """
-    model_config, config = model_config or ModelConfig(), config or TrainConfig()
+    model_config, config = model_config or ModelConfig(), config or recipe_config()
     if isinstance(callback_every, bool) or not isinstance(callback_every, int) \
             or callback_every < 1:
         raise PhysDistillError(f"callback_every must be a positive integer, got "

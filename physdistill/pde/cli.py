@@ -90,7 +90,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="Adam's starting learning rate, decaying 10x over the phase (default "
                         "1e-3; the burgers-deepxde recipe: 1e-2 in float32)")
     g.add_argument("--lbfgs-steps", type=int, default=None,
-                   help="L-BFGS iterations (default 1000; burgers-deepxde: 3000)")
+                   help="L-BFGS iterations (default 1000; burgers-deepxde: 3000; heat: at "
+                        "most 10000, stopping once the loss stalls)")
     g.add_argument("--points", type=int, default=2540, help="collocation points")
     g.add_argument("--resample-every", type=int, default=None,
                    help="residual-based resampling period in Adam steps (default 0: off; "

@@ -46,8 +46,13 @@ EXAMPLES: dict[str, dict[str, Any]] = {
 }
 #: the PINN training recipe an example's forward and inverse runs take unless the command line
 #: overrides a value (``TrainConfig`` fields); the shock of DeepXDE's Burgers example needs a
-#: faster start and resampling (docs/pde.md, "Forward Burgers", measured against DeepXDE)
+#: faster start and resampling (docs/pde.md, "Forward Burgers", measured against DeepXDE). Heat
+#: (also the recipe of ``physdistill heat``): L-BFGS runs until it stalls, with a memory of 500
+#: pairs; a fast-decaying mode needs several thousand iterations, one slow mode about 700
+#: (docs/heat.md, "PINN and trainer")
 RECIPES: dict[str, dict[str, Any]] = {
+    "heat": {"lbfgs_steps": 10_000, "lbfgs_history": 500, "lbfgs_stall": 0.01,
+             "lbfgs_stall_window": 250},
     "burgers-deepxde": {"dtype": "float32", "adam_lr": 1e-2, "adam_steps": 2000,
                         "resample_every": 250, "lbfgs_steps": 3000, "holdout": 4096,
                         "restarts": 1},

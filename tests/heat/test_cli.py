@@ -73,3 +73,23 @@ def test_an_initial_condition_may_start_with_a_minus_sign(tmp_path):
 
     args = build_parser().parse_args(["heat", "--ic", "-sin(pi*x)", "--out", str(tmp_path / "x")])
     assert args.ic == "-sin(pi*x)"
+
+
+def test_training_takes_the_heat_recipe_and_flags_override_it(tmp_path):
+    from physdistill.cli import build_parser
+    from physdistill.heat.cli import build_config
+    from physdistill.heat.pipeline import HeatRunConfig
+    from physdistill.heat.train import recipe_config
+    from physdistill.pde.examples import RECIPES
+
+    def train(*extra):
+        return build_config(build_parser().parse_args(
+            ["heat", "--out", str(tmp_path / "x"), *extra])).train
+
+    cfg = train()
+    assert (cfg.lbfgs_steps, cfg.lbfgs_history, cfg.lbfgs_stall, cfg.lbfgs_stall_window) == \
+        (10_000, 500, 0.01, 250) == tuple(RECIPES["heat"][k] for k in (
+            "lbfgs_steps", "lbfgs_history", "lbfgs_stall", "lbfgs_stall_window"))
+    assert HeatRunConfig().train == recipe_config() and cfg.adam_steps == 1000
+    off = train("--lbfgs-stall", "0", "--lbfgs-steps", "1000")
+    assert (off.lbfgs_stall, off.lbfgs_steps, off.lbfgs_history) == (0.0, 1000, 500)

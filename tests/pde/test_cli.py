@@ -102,6 +102,9 @@ def test_burgers_recipe_options_reach_the_train_config(capsys):
     other = build_config(build_parser().parse_args(["pde", "--example", "heat"])).train
     assert (other.dtype, other.adam_lr, other.adam_steps, other.holdout) == \
         ("float64", 1e-3, 1000, 0)
+    assert (other.lbfgs_steps, other.lbfgs_history, other.lbfgs_stall) == (10_000, 500, 0.01)
+    fisher = build_config(build_parser().parse_args(["pde", "--example", "fisher"])).train
+    assert (fisher.lbfgs_steps, fisher.lbfgs_history, fisher.lbfgs_stall) == (1000, 50, 0.0)
     assert main(["pde", "--example", "burgers-deepxde", "--holdout", "0", "--restarts", "1",
                  *TINY]) == 2
     assert "needs the held-out guard" in capsys.readouterr().err

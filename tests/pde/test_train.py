@@ -116,3 +116,37 @@ def test_a_stopped_run_restarts_and_the_best_attempt_is_returned(tmp_path):
         train(OVERFIT, NetConfig(), cfg, model=PINN(OVERFIT, NetConfig()))
     with pytest.raises(PhysDistillError, match="needs the held-out guard"):
         TrainConfig(restarts=1)
+
+
+def test_stall_stop_fires_only_once_a_window_lowered_the_loss_by_less_than_its_share():
+    from physdistill.pde.train import StallStop
+
+    falling = StallStop(start=100, tol=0.01, window=100)
+    assert not any(falling.check(100 + 50 * k, 0.9 ** k) for k in range(1, 40))  # -10 % a chunk
+    flat = StallStop(start=100, tol=0.01, window=100)
+    fired = [s for s in range(150, 600, 50) if flat.check(s, 1.0 - 1e-4 * s / 50)]
+    assert fired[0] == 250  # the first step with a whole window after a recorded loss
+    # the lowest losses are compared, so a higher (line-search) value in between counts for
+    # nothing either way
+    for last, stops in ((0.499, True), (0.45, False)):
+        trace = StallStop(start=0, tol=0.01, window=100)
+        assert not any(trace.check(s, v) for s, v in ((50, 1.0), (100, 0.5), (150, 0.7)))
+        assert trace.check(200, last) is stops
+
+
+def test_lbfgs_stall_ends_a_converged_run_before_its_budget():
+    base = {"adam_steps": 50, "lbfgs_steps": 3000, "n_domain": 100, "device": "cpu",
+            "progress": False, "log_every": 25}
+    net = NetConfig(width=4, depth=1)  # 17 weights: L-BFGS reaches the capacity floor quickly
+    stalled = train(HEAT, net, TrainConfig(**base, lbfgs_stall=0.01, lbfgs_stall_window=100))
+    full = train(HEAT, net, TrainConfig(**base))
+    h = stalled.history
+    end = h["step"][-1]
+    assert end < full.history["step"][-1]
+    recent = min(v for s, v in zip(h["step"], h["loss"]) if s > end - 100)
+    before = min(v for s, v in zip(h["step"], h["loss"]) if 50 < s <= end - 100)
+    assert recent > 0.99 * before  # the stop's condition holds where it stopped
+    steps = h["step"]
+    assert h["loss"][:steps.index(end)] == full.history["loss"][:steps.index(end)]  # same path
+    with pytest.raises(PhysDistillError, match="lbfgs_stall must be in"):
+        TrainConfig(lbfgs_stall=1.0)
