@@ -12,21 +12,9 @@ import importlib
 
 #: run kind -> "module:function" taking a RunFolder and returning the metrics
 WRITERS = {"nbody": "physdistill.nbody.report:write_report",
-           "heat": "physdistill.report:heat_report",
+           "heat": "physdistill.heat.report:write_report",
            "gnn": "physdistill.gnn.report:write_report",
            "transformer": "physdistill.transformer.report:rerender"}
-
-
-def heat_report(run):
-    """Rewrite a heat run's ``report.md`` and ``index.html`` from its ``metrics.json`` (its
-    plots stay as drawn)."""
-    from physdistill.heat.report import report_markdown, write_heat_html
-
-    run.check_stages()  # every finished stage made with the settings in run.json
-    metrics = run.read_json("metrics.json")
-    run.write_text("report.md", report_markdown(metrics))
-    write_heat_html(run.path, metrics)
-    return metrics
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -136,7 +136,7 @@ def test_report_open_prints_the_html_path(runs, capsys):
 def test_table_report_renders_in_chromium(chromium, runs, tmp_path):
     """write_table_html on table.json's content: one real run, one failed cell, and the
     per-entry summary."""
-    from physdistill.report_html import write_table_html
+    from physdistill.nbody.report_html import write_table_html
 
     root, _ = runs
     m = json.loads((root / "nbody" / "metrics.json").read_text())

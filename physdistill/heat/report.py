@@ -14,6 +14,7 @@ from typing import Any
 import sympy as sp
 
 from physdistill.report_html import esc, figures, fmt, mathml, table, verdict, write_page
+from physdistill.runs import RunFolder
 from physdistill.symbolic import parse_expression
 
 
@@ -135,3 +136,13 @@ def write_heat_html(folder: str | Path, m: dict[str, Any]) -> Path:
     metrics = ["<h2>Metrics</h2>", table(["quantity", "value"], summary_rows(m))]
     plots = ["<h2>Plots</h2>", figures(folder, m.get("plots", {}), HEAT_CAPTIONS)]
     return write_page(folder, f"Heat equation run ({m['mode']})", parts + eqs + metrics + plots)
+
+
+def write_report(run: RunFolder) -> dict[str, Any]:
+    """Rewrite a heat run's ``report.md`` and ``index.html`` from its ``metrics.json`` (its
+    plots stay as drawn): ``physdistill report`` for a heat run."""
+    run.check_stages()  # every finished stage made with the settings in run.json
+    metrics = run.read_json("metrics.json")
+    run.write_text("report.md", report_markdown(metrics))
+    write_heat_html(run.path, metrics)
+    return metrics

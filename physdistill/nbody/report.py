@@ -16,7 +16,9 @@ from physdistill import __version__, plots
 from physdistill.gnn.linfit import GAIN_TOL, binned_gain, carried
 from physdistill.nbody.config import NBodyConfig, _law
 from physdistill.nbody.judge import REL_FLOOR
+from physdistill.nbody.laws import get_law
 from physdistill.nbody.provenance import check_report_inputs, law_record
+from physdistill.nbody.report_html import write_nbody_html
 from physdistill.report_html import fmt as _fmt
 from physdistill.runs import RunFolder
 from physdistill.symbolic import Expression, ParetoFront
@@ -39,9 +41,6 @@ def write_report(run: RunFolder) -> dict[str, Any]:
     figures = _plots(run, metrics, distill, rec, gains)
     run.write_json("metrics.json", metrics)
     run.write_text("report.md", _markdown(metrics, distill, figures))
-    from physdistill.nbody.laws import get_law
-    from physdistill.report_html import write_nbody_html
-
     cfg = run.meta["config"]
     law = get_law(cfg.get("law"), potential=cfg.get("potential"))
     write_nbody_html(run.path, metrics, distill, figures, law.pair_force(metrics["dim"]))

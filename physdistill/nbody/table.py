@@ -22,6 +22,7 @@ from typing import Any
 
 from physdistill._io import atomic_write_text
 from physdistill.nbody.pipeline import NBodyConfig
+from physdistill.nbody.report_html import _spread, write_table_html
 
 REFERENCE_FILE = Path(__file__).resolve().parents[2] / "experiments" / "reference_numbers.json"
 STAGES = ("data", "train", "distill", "rollout", "report")
@@ -36,15 +37,6 @@ def reference_numbers(path: Path = REFERENCE_FILE) -> dict[str, Any]:
 
 #: a channel whose messages carry the law on this share of its edges counts as carrying it
 CARRIED = 0.9
-
-
-def _spread(values: list[float]) -> str:
-    if not values:
-        return "-"
-    med = statistics.median(values)
-    if len(values) == 1:
-        return f"{med:.3f}"
-    return f"{med:.3f} [{min(values):.3f}, {max(values):.3f}]"
 
 
 def summarise(rows: list[dict[str, Any]], laws: list[str], regs: list[str]
@@ -128,7 +120,6 @@ def run_table(laws: list[str], regs: list[str], out: str | Path, base: NBodyConf
     ``recovery.png`` into ``out``, and return the Markdown."""
     from physdistill.nbody.grid import run_grid
     from physdistill.plots import recovery_grid
-    from physdistill.report_html import write_table_html
 
     out = Path(out)
     seeds = list(seeds) if seeds else [base.seed]
