@@ -2,7 +2,7 @@
 # The --full r2/bottleneck recipe on 1 GPU and on 2 GPUs (torchrun, NCCL), both with CUDA graphs
 # (under torchrun: one all-reduce of the flat gradient buffer per step, captured in the step's
 # CUDA graph), the same number of steps of 64 graphs per GPU; then the analysis of each model.
-# Figures: benchmarks/RESULTS.md ("Multi-GPU training"). Expected on 2 x H200 (2026-11-30):
+# Figures, with their dates: benchmarks/RESULTS.md ("Multi-GPU training"). Expected on 2 x H200:
 # 1 GPU ~163,000-166,000 graphs/s, 2 GPUs ~283,000 graphs/s, scaling efficiency 86-87 % at this
 # batch (81 % before the all-reduce was captured; 96 % at 4096 per GPU); final val MAE ~20 (1 GPU)
 # and ~15-18 (2 GPUs, twice the graphs); both analyses recover r2 in both channels (the
