@@ -125,7 +125,7 @@ def binned_gain(message: np.ndarray, prediction: np.ndarray, intercept: float,
     sees, follow another law.
 
     Returns one dict per bin: ``lo``, ``hi`` and ``median`` of the feature, ``n`` edges and
-    ``gain`` (NaN where the prediction does not vary in the bin).
+    ``gain`` (NaN where every prediction in the bin equals the intercept).
     """
     y = np.asarray(message, np.float64).reshape(-1) - intercept
     p = np.asarray(prediction, np.float64).reshape(-1) - intercept

@@ -106,9 +106,9 @@ def _gains(chans: list[dict], rec: dict) -> list[dict[str, list[dict[str, float]
     (< 1) or carries none of it (0)."""
     out = []
     for k, c in enumerate(chans):
-        fit = c["force_fit"]
-        pred = rec["forces"] @ np.array(fit["robust_coef"]) + fit["robust_intercept"]
-        out.append({name: binned_gain(rec["messages"][:, k], pred, fit["robust_intercept"],
+        pred = _robust_prediction(c, rec["forces"])
+        out.append({name: binned_gain(rec["messages"][:, k], pred,
+                                      c["force_fit"]["robust_intercept"],
                                       rec["variables"][name]) for name, _ in GAIN_FEATURES})
     return out
 
@@ -186,6 +186,12 @@ def _scale(msg: np.ndarray) -> np.ndarray:
     return np.maximum(np.abs(msg), REL_FLOOR * float(np.sqrt(np.mean(msg * msg))) or 1.0)
 
 
+def _robust_prediction(c: dict, forces: np.ndarray) -> np.ndarray:
+    """A channel's message as its robust (trimmed) force fit predicts it from ``forces``."""
+    fit = c["force_fit"]
+    return forces @ np.array(fit["robust_coef"]) + fit["robust_intercept"]
+
+
 def _fit_panel(c: dict, msg: np.ndarray, forces: np.ndarray, target: str) -> dict[str, Any]:
     """The identity-scatter panel of one channel: the message against the prediction of the
     robust (trimmed) force fit, whose R² the title reports; the edges that fit left out (the
@@ -193,8 +199,7 @@ def _fit_panel(c: dict, msg: np.ndarray, forces: np.ndarray, target: str) -> dic
     from physdistill.nbody.forcefit import ROBUST_DROP
 
     fit = c["force_fit"]
-    A = np.column_stack([forces, np.ones(len(forces))])
-    pred = A @ np.array(fit["robust_coef"] + [fit["robust_intercept"]])
+    pred = _robust_prediction(c, forces)
     bad = np.abs(msg - pred)
     out = np.zeros(len(msg), bool)
     n_out = len(msg) - int(np.ceil((1 - ROBUST_DROP) * len(msg)))

@@ -9,6 +9,7 @@ from typing import Any
 
 import sympy as sp
 
+from physdistill.gnn.linfit import GAIN_TOL
 from physdistill.nbody.forcefit import edge_variable_names
 from physdistill.report_html import (
     Raw,
@@ -94,7 +95,8 @@ def write_nbody_html(folder: str | Path, m: dict[str, Any], distill: dict[str, A
 # --- n-body table -----------------------------------------------------------------------------
 
 
-def _spread(values: list[float]) -> str:
+def spread(values: list[float]) -> str:
+    """``median [min, max]`` of ``values`` to 3 decimals (``-`` if none; the value alone if one)."""
     if not values:
         return "-"
     v = sorted(values)
@@ -130,13 +132,14 @@ def write_table_html(out_dir: str | Path,
             ["law", "regulariser", "seeds", "channels recovered", "R² robust (ours)",
              "R² robust (SymTorch)", "R² all (ours)", "law carried", "errors"],
             [[e["law"], e["reg"], len(e.get("seeds", [])), f"{e['recovered']}/{e['channels']}",
-              _spread(e["r2_robust"]), " / ".join(f"{x:.3f}" for x in e["reference"])
-              if e.get("reference") else "-", _spread(e["r2_all"]),
-              _spread(e.get("law_carried", [])),
+              spread(e["r2_robust"]), " / ".join(f"{x:.3f}" for x in e["reference"])
+              if e.get("reference") else "-", spread(e["r2_all"]),
+              spread(e.get("law_carried", [])),
               "; ".join(e.get("errors", []))] for e in entries])]
         parts.append("<p>R² and law carried: median [min, max] over seeds and channels. Law "
-                     "carried: the share of a channel's edges (bins of pair distance) whose "
-                     "messages follow its robust force fit within 10 %.</p>")
+                     "carried: the share of a channel's edges whose messages follow its robust "
+                     f"force fit within {GAIN_TOL:.0%}, in bins of pair distance and of receiver "
+                     "mass (the smaller share).</p>")
     if (out_dir / "recovery.png").is_file():
         parts.append(figures(out_dir, {"recovery": "recovery.png"},
                              {"recovery": "Recovery per entry beside the published robust R²"}))
